@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages issuerhook needs to build and test, when they are missing.
+# As root it runs apt-get; otherwise it prints the exact command and stops.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
+      libcurl4-openssl-dev libssl-dev libsqlite3-dev libcmocka-dev curl sqlite3)
+[ "${IH_BENCH:-0}" = 1 ] && pkgs+=(wrk)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "issuerhook needs these Debian packages. Run as root:" >&2
+  echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi

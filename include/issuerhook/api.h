@@ -1,0 +1,24 @@
+/* The route table and the handlers behind it: one file per upstream API under
+ * src/api/, each wiring route -> check -> map -> store -> dialect. */
+#ifndef ISSUERHOOK_API_H
+#define ISSUERHOOK_API_H
+
+#include <stddef.h>
+#include "issuerhook/router.h"
+
+/* The one route table (method, path, scope, dialect, handler). */
+extern const struct route api_routes[];
+extern const size_t api_routes_count;
+
+/* Handlers */
+void amiko_post_event(struct request *r, struct app *app);
+void amiko_post_domain_event(struct request *r, struct app *app);
+void health_get(struct request *r, struct app *app);
+void metrics_get_route(struct request *r, struct app *app);
+
+/* Shared by the POST handlers: strict parse of the body; on failure answers 400 in
+ * the route's dialect and returns NULL. Caller owns the result. */
+struct json_t;
+struct json_t *api_parse_body(struct request *r, enum dialect d, const char *route);
+
+#endif

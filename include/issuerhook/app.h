@@ -1,0 +1,19 @@
+/* What every route handler gets: the daemon's long-lived parts. Passed as a context
+ * pointer, never reached through a global. */
+#ifndef ISSUERHOOK_APP_H
+#define ISSUERHOOK_APP_H
+
+#include <stdint.h>
+
+struct config;
+struct db;
+struct writer;
+
+struct app {
+    const struct config *cfg;
+    struct db *db;
+    struct writer *writer;
+    int64_t started_ms; /* wall clock */
+};
+
+#endif

@@ -1,0 +1,49 @@
+/* Configuration: KEY=VALUE lines (systemd EnvironmentFile / docker --env-file format)
+ * from --config FILE, then the environment, the environment winning. One table in
+ * config.c lists every key with its type, bounds, default and description; it also
+ * prints the README's reference (issuerhookd config-reference). */
+#ifndef ISSUERHOOK_CONFIG_H
+#define ISSUERHOOK_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "issuerhook/apikey.h"
+#include "issuerhook/log.h"
+#include "issuerhook/status.h"
+
+struct config {
+    char listen_host[64];
+    uint16_t listen_port;
+    char db_path[1024];
+    uint64_t max_body;
+    char auth_header[64];
+    enum log_level log_level;
+    bool log_json;
+    unsigned threads;
+    unsigned connection_limit;
+    unsigned connection_timeout_s;
+    unsigned busy_timeout_ms;
+    unsigned batch_max;
+    unsigned queue_max;
+    unsigned retry_after_s;
+    bool health_public;
+    bool metrics_public;
+    uint64_t disk_warn_bytes;
+    uint64_t disk_fail_bytes;
+    unsigned shutdown_grace_s;
+    uint64_t db_max_bytes;
+    struct apikey_set keys; /* owned; from ISSUERHOOK_API_KEY_<NAME> */
+};
+
+/* Loads defaults, then file (may be NULL), then env (a NULL-terminated environ-style
+ * array; may be NULL). On error err says which key (and line) is wrong and why.
+ * Caller owns *out and releases it with config_free. */
+IH_MUST_CHECK ih_status config_load(const char *file, char *const *env, struct config **out, char *err,
+                                    size_t errlen);
+void config_free(struct config *cfg);
+
+/* Prints the reference table (Markdown) of every key. */
+void config_print_reference(FILE *f);
+
+#endif

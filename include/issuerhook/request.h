@@ -1,0 +1,40 @@
+/* One HTTP request as route handlers see it. The server owns it; it lives until the
+ * answer has been sent. libmicrohttpd stays behind this header. */
+#ifndef ISSUERHOOK_REQUEST_H
+#define ISSUERHOOK_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "issuerhook/status.h"
+
+struct request;
+
+/* The body (not NUL-terminated), valid until the request ends. */
+const char *request_body(const struct request *r, size_t *len);
+/* The tracing id: the caller's, or one generated for this request. */
+const char *request_tracing_id(const struct request *r);
+/* The request path (without the query). */
+const char *request_path(const struct request *r);
+/* The i-th {param} of the route pattern, or NULL. */
+const char *request_param(const struct request *r, size_t i);
+/* Wall-clock ms when the request arrived. */
+int64_t request_received_ms(const struct request *r);
+/* The authenticated caller's name, or NULL. */
+const char *request_principal(const struct request *r);
+
+/* Sets the answer. Takes ownership of body (malloc'ed; may be NULL for none). */
+void request_reply(struct request *r, unsigned status, const char *content_type, char *body, size_t len);
+/* Adds a response header (copied). At most 8 per request. */
+void request_add_header(struct request *r, const char *name, const char *value);
+/* A short static word for the access log (e.g. "replay"). */
+void request_note(struct request *r, const char *note);
+
+/* Per-handler state freed with the request: free_fn(state) runs after the answer. */
+void request_set_state(struct request *r, void *state, void (*free_fn)(void *));
+
+/* Parks the connection (no thread waits) before handing the request to another
+ * thread; that thread calls request_reply then request_resume. */
+void request_suspend(struct request *r);
+void request_resume(struct request *r);
+
+#endif

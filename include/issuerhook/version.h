@@ -1,0 +1,4 @@
+#ifndef ISSUERHOOK_VERSION_H
+#define ISSUERHOOK_VERSION_H
+#define ISSUERHOOK_VERSION "0.1.0"
+#endif

@@ -1,0 +1,10 @@
+#include "issuerhook/api.h"
+#include "issuerhook/scope.h"
+
+const struct route api_routes[] = {
+    {"POST", "/events", ACCESS_SCOPED, SCOPE_AMIKO_EVENTS, true, true, DIALECT_AMIKO, amiko_post_event},
+    {"POST", "/domain-events", ACCESS_SCOPED, SCOPE_AMIKO_EVENTS, true, true, DIALECT_AMIKO, amiko_post_domain_event},
+    {"GET", "/health", ACCESS_HEALTH, 0, false, false, DIALECT_AMIKO, health_get},
+    {"GET", "/metrics", ACCESS_METRICS, 0, false, false, DIALECT_APITURE, metrics_get_route},
+};
+const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -1,0 +1,311 @@
+#include "issuerhook/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREFIX "ISSUERHOOK_"
+#define KEY_PREFIX PREFIX "API_KEY_"
+
+enum ctype { C_STR, C_UINT, C_SIZE, C_BOOL, C_LISTEN, C_LEVEL, C_FORMAT };
+
+struct centry {
+    const char *key; /* without ISSUERHOOK_ */
+    enum ctype type;
+    size_t off;      /* into struct config */
+    size_t size;     /* for C_STR: buffer size */
+    uint64_t min, max;
+    const char *def;
+    const char *doc;
+};
+
+#define F(m) offsetof(struct config, m)
+#define S(m) sizeof(((struct config *)0)->m)
+
+static const struct centry table[] = {
+    {"LISTEN", C_LISTEN, 0, 0, 0, 0, "127.0.0.1:8080", "address to listen on, `HOST:PORT`"},
+    {"DB", C_STR, F(db_path), S(db_path), 1, 0, "./var/issuerhook.db",
+     "SQLite database file; it and its folder are created when missing"},
+    {"MAX_BODY", C_SIZE, F(max_body), 0, 1024, 64ull << 20, "2MiB",
+     "largest request body accepted (bytes, or with KiB/MiB); larger answers 413"},
+    {"AUTH_HEADER", C_STR, F(auth_header), S(auth_header), 1, 0, "X-API-Key", "header that carries an API key"},
+    {"LOG_LEVEL", C_LEVEL, 0, 0, 0, 0, "info", "`debug`, `info`, `warn` or `error`"},
+    {"LOG_FORMAT", C_FORMAT, 0, 0, 0, 0, "json", "`json` (one object per line) or `text`"},
+    {"THREADS", C_UINT, F(threads), 0, 1, 256, "4", "HTTP worker threads (libmicrohttpd thread pool)"},
+    {"CONNECTION_LIMIT", C_UINT, F(connection_limit), 0, 1, 100000, "1024", "concurrent connections accepted"},
+    {"CONNECTION_TIMEOUT", C_UINT, F(connection_timeout_s), 0, 1, 3600, "30",
+     "seconds a connection may stay idle (slow senders are cut off)"},
+    {"BUSY_TIMEOUT_MS", C_UINT, F(busy_timeout_ms), 0, 1, 600000, "5000",
+     "how long a write waits for a locked database before the request answers 503"},
+    {"BATCH_MAX", C_UINT, F(batch_max), 0, 1, 100000, "1024", "most writes committed in one transaction"},
+    {"QUEUE_MAX", C_UINT, F(queue_max), 0, 1, 1000000, "10000",
+     "most writes waiting for the writer; beyond it requests answer 503"},
+    {"RETRY_AFTER", C_UINT, F(retry_after_s), 0, 1, 3600, "5", "seconds sent in `Retry-After` with a 503"},
+    {"HEALTH_PUBLIC", C_BOOL, F(health_public), 0, 0, 0, "true", "`/health` needs no credential"},
+    {"METRICS_PUBLIC", C_BOOL, F(metrics_public), 0, 0, 0, "true", "`/metrics` needs no credential"},
+    {"DISK_WARN", C_SIZE, F(disk_warn_bytes), 0, 0, UINT64_MAX, "1GiB",
+     "free space under the database below which health says `warn`"},
+    {"DISK_FAIL", C_SIZE, F(disk_fail_bytes), 0, 0, UINT64_MAX, "64MiB",
+     "free space under the database below which health says `fail`"},
+    {"SHUTDOWN_GRACE", C_UINT, F(shutdown_grace_s), 0, 0, 3600, "20",
+     "seconds SIGTERM waits for in-flight requests before exiting"},
+    {"DB_MAX_BYTES", C_SIZE, F(db_max_bytes), 0, 0, UINT64_MAX, "0",
+     "cap on the database size (0: none); writes past it answer 503"},
+};
+#define NTABLE (sizeof(table) / sizeof(table[0]))
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_size(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        unsigned shift;
+    } units[] = {{"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"K", 10}, {"M", 20}, {"G", 30}};
+    char num[32];
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n >= sizeof(num))
+        return false;
+    memcpy(num, s, n);
+    num[n] = '\0';
+    uint64_t v;
+    if (!parse_u64(num, &v))
+        return false;
+    const char *suf = s + n;
+    if (*suf == '\0') {
+        *out = v;
+        return true;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(suf, units[i].suffix) == 0) {
+            if (v > (UINT64_MAX >> units[i].shift))
+                return false;
+            *out = v << units[i].shift;
+            return true;
+        }
+    }
+    return false;
+}
+
+static ih_status set_value(struct config *c, const struct centry *e, const char *v, char *why, size_t wl)
+{
+    char *base = (char *)c;
+    uint64_t u;
+    switch (e->type) {
+    case C_STR: {
+        size_t l = strlen(v);
+        if (l < e->min || l >= e->size) {
+            snprintf(why, wl, "must have %llu to %zu characters", (unsigned long long)e->min, e->size - 1);
+            return IH_EINVAL;
+        }
+        memcpy(base + e->off, v, l + 1);
+        return IH_OK;
+    }
+    case C_UINT:
+    case C_SIZE:
+        if (!(e->type == C_UINT ? parse_u64(v, &u) : parse_size(v, &u)) || u < e->min || u > e->max) {
+            snprintf(why, wl, "must be %s from %llu to %llu", e->type == C_UINT ? "a whole number" : "a size",
+                     (unsigned long long)e->min, (unsigned long long)e->max);
+            return IH_EINVAL;
+        }
+        if (e->type == C_UINT)
+            *(unsigned *)(base + e->off) = (unsigned)u;
+        else
+            *(uint64_t *)(base + e->off) = u;
+        return IH_OK;
+    case C_BOOL:
+        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
+            *(bool *)(base + e->off) = true;
+        else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
+            *(bool *)(base + e->off) = false;
+        else {
+            snprintf(why, wl, "must be true or false");
+            return IH_EINVAL;
+        }
+        return IH_OK;
+    case C_LEVEL:
+        if (!log_level_parse(v, &c->log_level)) {
+            snprintf(why, wl, "must be debug, info, warn or error");
+            return IH_EINVAL;
+        }
+        return IH_OK;
+    case C_FORMAT:
+        if (strcmp(v, "json") && strcmp(v, "text")) {
+            snprintf(why, wl, "must be json or text");
+            return IH_EINVAL;
+        }
+        c->log_json = strcmp(v, "json") == 0;
+        return IH_OK;
+    case C_LISTEN: {
+        const char *colon = strrchr(v, ':');
+        uint64_t port;
+        size_t hl = colon ? (size_t)(colon - v) : 0;
+        if (!colon || hl == 0 || hl >= sizeof(c->listen_host) || !parse_u64(colon + 1, &port) || port > 65535) {
+            snprintf(why, wl, "must be HOST:PORT, e.g. 127.0.0.1:8080");
+            return IH_EINVAL;
+        }
+        memcpy(c->listen_host, v, hl);
+        c->listen_host[hl] = '\0';
+        c->listen_port = (uint16_t)port;
+        return IH_OK;
+    }
+    }
+    return IH_EINVAL;
+}
+
+/* Applies one KEY=VALUE. where: "line 3 of FILE" or "the environment". */
+static ih_status apply(struct config *c, const char *key, const char *val, const char *where, char *err,
+                       size_t errlen)
+{
+    char why[160];
+    if (strncmp(key, PREFIX, strlen(PREFIX)) != 0)
+        return IH_OK; /* not ours (an env file may carry other variables) */
+    if (strncmp(key, KEY_PREFIX, strlen(KEY_PREFIX)) == 0) {
+        struct apikey k;
+        const char *name = key + strlen(KEY_PREFIX);
+        if (apikey_parse(name, val, &k, why, sizeof(why)) != IH_OK) {
+            snprintf(err, errlen, "%s (%s): %s", key, where, why);
+            return IH_EINVAL;
+        }
+        for (size_t i = 0; i < c->keys.n; i++) {
+            if (strcmp(c->keys.keys[i].name, k.name) == 0) { /* env overrides file */
+                c->keys.keys[i] = k;
+                return IH_OK;
+            }
+        }
+        return apikey_set_add(&c->keys, &k);
+    }
+    for (size_t i = 0; i < NTABLE; i++) {
+        if (strcmp(key + strlen(PREFIX), table[i].key) == 0) {
+            if (set_value(c, &table[i], val, why, sizeof(why)) != IH_OK) {
+                snprintf(err, errlen, "%s (%s): %s", key, where, why);
+                return IH_EINVAL;
+            }
+            return IH_OK;
+        }
+    }
+    snprintf(err, errlen, "%s (%s): unknown key", key, where);
+    return IH_EINVAL;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+static ih_status load_file(struct config *c, const char *file, char *err, size_t errlen)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot open configuration file %s: %s", file, strerror(errno));
+        return IH_EIO;
+    }
+    char line[4096], where[1200];
+    unsigned ln = 0;
+    ih_status rc = IH_OK;
+    while (rc == IH_OK && fgets(line, sizeof(line), f)) {
+        ln++;
+        snprintf(where, sizeof(where), "line %u of %s", ln, file);
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, errlen, "%s: line longer than %zu bytes", where, sizeof(line) - 1);
+            rc = IH_EINVAL;
+            break;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        if (strncmp(s, "export ", 7) == 0)
+            s = trim(s + 7);
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s: expected KEY=VALUE", where);
+            rc = IH_EINVAL;
+            break;
+        }
+        *eq = '\0';
+        char *k = trim(s), *v = trim(eq + 1);
+        size_t vl = strlen(v);
+        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+            v[vl - 1] = '\0';
+            v++;
+        }
+        rc = apply(c, k, v, where, err, errlen);
+    }
+    fclose(f);
+    crypto_wipe(line, sizeof(line));
+    return rc;
+}
+
+ih_status config_load(const char *file, char *const *env, struct config **out, char *err, size_t errlen)
+{
+    struct config *c = calloc(1, sizeof(*c));
+    ih_status rc = IH_OK;
+    char why[160];
+    *out = NULL;
+    if (!c)
+        return IH_ENOMEM;
+    for (size_t i = 0; i < NTABLE; i++) {
+        if (set_value(c, &table[i], table[i].def, why, sizeof(why)) != IH_OK) {
+            snprintf(err, errlen, "built-in default of %s%s: %s", PREFIX, table[i].key, why);
+            rc = IH_EINVAL;
+            goto done;
+        }
+    }
+    if (file && (rc = load_file(c, file, err, errlen)) != IH_OK)
+        goto done;
+    for (char *const *e = env; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        char key[256];
+        if (!eq || (size_t)(eq - *e) >= sizeof(key))
+            continue;
+        memcpy(key, *e, (size_t)(eq - *e));
+        key[eq - *e] = '\0';
+        if ((rc = apply(c, key, eq + 1, "the environment", err, errlen)) != IH_OK)
+            goto done;
+    }
+    if (c->disk_fail_bytes > c->disk_warn_bytes) {
+        snprintf(err, errlen, "%sDISK_FAIL: must not be above %sDISK_WARN", PREFIX, PREFIX);
+        rc = IH_EINVAL;
+    }
+done:
+    if (rc != IH_OK) {
+        config_free(c);
+        return rc;
+    }
+    *out = c;
+    return IH_OK;
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    apikey_set_clear(&cfg->keys);
+    free(cfg);
+}
+
+void config_print_reference(FILE *f)
+{
+    fprintf(f, "| key | default | meaning |\n|---|---|---|\n");
+    for (size_t i = 0; i < NTABLE; i++)
+        fprintf(f, "| `%s%s` | `%s` | %s |\n", PREFIX, table[i].key, table[i].def, table[i].doc);
+    fprintf(f, "| `%s<NAME>` | none | an API key: `sha256:<64 hex of the key> scope1,scope2` "
+               "(mint one with `issuerhookd keygen NAME SCOPES`) |\n", KEY_PREFIX);
+}

@@ -1,0 +1,166 @@
+#include "issuerhook/response.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "issuerhook/crypto.h"
+#include "issuerhook/request.h"
+
+static const char JSON[] = "application/json";
+static const char PROBLEM[] = "application/problem+json";
+
+static void reply_or_fail(struct request *r, unsigned status, const char *ctype, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        static const char fallback[] = "{\"error\":\"out of memory\"}";
+        request_reply(r, 503, JSON, strdup(fallback), sizeof(fallback) - 1);
+        request_add_header(r, "Retry-After", "1");
+        return;
+    }
+    request_reply(r, status, ctype, text, strlen(text));
+}
+
+void respond_json(struct request *r, unsigned status, json_t *body)
+{
+    reply_or_fail(r, status, JSON, body);
+}
+
+/* "/items/0/pan" -> "items[0].pan" (Riverty's fieldReference). */
+static void field_reference(const char *ptr, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *p = ptr;
+    while (*p == '/' && n + 1 < cap) {
+        p++;
+        size_t seg = strcspn(p, "/");
+        bool index = seg > 0 && strspn(p, "0123456789") >= seg;
+        int w = index ? snprintf(out + n, cap - n, "[%.*s]", (int)seg, p)
+                      : snprintf(out + n, cap - n, "%s%.*s", n ? "." : "", (int)seg, p);
+        if (w < 0 || (size_t)w >= cap - n)
+            break;
+        n += (size_t)w;
+        p += seg;
+    }
+    out[n < cap ? n : cap - 1] = '\0';
+}
+
+static char *describe(const char *detail, const struct check_result *v)
+{
+    size_t cap = 256 + (v ? (v->n + 1) * (CHECK_POINTER_MAX + 170) : 0);
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    size_t n = 0;
+    if (detail)
+        n += (size_t)snprintf(buf, cap, "%s", detail);
+    for (size_t i = 0; v && i < v->n; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s: %s", n ? "; " : "",
+                              v->v[i].pointer[0] ? v->v[i].pointer : "(document)", v->v[i].message);
+    if (v && v->dropped)
+        snprintf(buf + n, cap - n, "; and %zu more", v->dropped);
+    return buf;
+}
+
+static void now_rfc3339(char *out, size_t cap)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static const char *slug(unsigned status)
+{
+    switch (status) {
+    case 400: return "invalid-request";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not-found";
+    case 405: return "method-not-allowed";
+    case 409: return "conflict";
+    case 413: return "payload-too-large";
+    case 415: return "unsupported-media-type";
+    case 429: return "too-many-requests";
+    case 503: return "service-unavailable";
+    default: return "error";
+    }
+}
+
+static json_t *apiture_problem(struct request *r, unsigned status, const char *summary, const char *detail,
+                               const struct check_result *v)
+{
+    char type[96], when[40], id[CRYPTO_UUID_STRLEN + 1];
+    snprintf(type, sizeof(type), "https://issuerhook.dev/problems/%s", slug(status));
+    now_rfc3339(when, sizeof(when));
+    if (crypto_uuid4(id) != IH_OK)
+        snprintf(id, sizeof(id), "%s", request_tracing_id(r));
+    json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title", summary, "status", (int)status,
+                          "instance", request_path(r), "id", id, "occurredAt", when);
+    if (!p)
+        return NULL;
+    char *d = describe(detail, v);
+    json_object_set_new(p, "detail", json_string(d ? d : summary));
+    free(d);
+    if (v && v->n) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < v->n; i++)
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "type", type, "title", v->v[i].rule,
+                                                 "detail", v->v[i].message, "attributes", "pointer",
+                                                 v->v[i].pointer, "rule", v->v[i].rule));
+        json_object_set_new(p, "problems", arr);
+    }
+    return p;
+}
+
+static json_t *riverty_messages(unsigned status, const char *summary, const char *detail,
+                                const struct check_result *v)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return NULL;
+    char ref[CHECK_POINTER_MAX];
+    for (size_t i = 0; v && i < v->n; i++) {
+        field_reference(v->v[i].pointer, ref, sizeof(ref));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "type", "BusinessError", "code",
+                                             v->v[i].rule, "message", v->v[i].message, "fieldReference", ref));
+    }
+    if (!v || !v->n)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "type", status >= 500 ? "TechnicalError" : "BusinessError",
+                                             "code", slug(status), "message", detail ? detail : summary));
+    return arr;
+}
+
+void respond_error(struct request *r, enum dialect d, unsigned status, const char *summary, const char *detail,
+                   const struct check_result *v)
+{
+    if (d == DIALECT_APITURE) {
+        reply_or_fail(r, status, PROBLEM, apiture_problem(r, status, summary, detail, v));
+    } else if (d == DIALECT_RIVERTY) {
+        if (status == 401) {
+            /* the seed's wording, verbatim */
+            reply_or_fail(r, status, JSON, json_pack("{s:s}", "message", "Authorization has been denied for this request."));
+            return;
+        }
+        reply_or_fail(r, status, JSON, riverty_messages(status, summary, detail, v));
+    } else {
+        char *desc = describe(detail, v);
+        reply_or_fail(r, status, JSON,
+                      json_pack("{s:{s:s, s:s}}", "error", "message", summary, "description", desc ? desc : summary));
+        free(desc);
+    }
+}
+
+void respond_unavailable(struct request *r, enum dialect d, unsigned retry_after_s)
+{
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%u", retry_after_s);
+    respond_error(r, d, 503, "Service temporarily unavailable",
+                  "the store cannot take the write right now; nothing was stored; retry after the given delay", NULL);
+    request_add_header(r, "Retry-After", ra);
+}

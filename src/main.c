@@ -1,0 +1,219 @@
+/* issuerhookd: serve (default), migrate, keygen, config-reference, version. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "issuerhook/api.h"
+#include "issuerhook/apikey.h"
+#include "issuerhook/app.h"
+#include "issuerhook/config.h"
+#include "issuerhook/db.h"
+#include "issuerhook/log.h"
+#include "issuerhook/metrics.h"
+#include "issuerhook/migrate.h"
+#include "issuerhook/server.h"
+#include "issuerhook/version.h"
+#include "issuerhook/writer.h"
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: issuerhookd [serve] [--config FILE]     run the daemon\n"
+            "       issuerhookd migrate [--config FILE]     apply database migrations and exit\n"
+            "       issuerhookd keygen NAME SCOPES          mint an API key (SCOPES comma-separated)\n"
+            "       issuerhookd config-reference            print every configuration key\n"
+            "       issuerhookd version\n");
+}
+
+static int load(const char *file, struct config **cfg)
+{
+    char err[512];
+    if (config_load(file, environ, cfg, err, sizeof(err)) != IH_OK) {
+        fprintf(stderr, "issuerhookd: configuration: %s\n", err);
+        return 2;
+    }
+    log_configure((*cfg)->log_level, (*cfg)->log_json);
+    return 0;
+}
+
+static int open_db(const struct config *cfg, struct db **db)
+{
+    char err[512];
+    struct db_options o = {.busy_timeout_ms = cfg->busy_timeout_ms, .max_bytes = cfg->db_max_bytes};
+    int from, to;
+    ih_status rc = db_open(cfg->db_path, &o, db, err, sizeof(err));
+    if (rc == IH_OK && (rc = migrate_apply(*db, &from, &to, err, sizeof(err))) != IH_OK) {
+        db_close(*db);
+        *db = NULL;
+    }
+    if (rc != IH_OK) {
+        log_msg(LOG_ERROR, "cannot open the database", "reason", err, NULL);
+        return 1;
+    }
+    char v[16];
+    snprintf(v, sizeof(v), "%d", to);
+    log_msg(LOG_INFO, "database ready", "path", cfg->db_path, "schema_version", v, NULL);
+    return 0;
+}
+
+static double gauge_queue(void *arg)
+{
+    return (double)writer_queue_depth(arg);
+}
+
+static int64_t mono_ms(void)
+{
+    return writer_now_ms();
+}
+
+static int serve(const char *file)
+{
+    struct config *cfg = NULL;
+    struct db *db = NULL;
+    struct writer *w = NULL;
+    struct server *srv = NULL;
+    int ret = load(file, &cfg);
+    if (ret)
+        return ret;
+    umask(027);
+    /* Signals are taken by sigwait in this thread only; every thread started below
+     * inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((ret = open_db(cfg, &db)) != 0)
+        goto done;
+    struct writer_options wo = {.batch_max = cfg->batch_max, .queue_max = cfg->queue_max};
+    if (writer_start(db, &wo, &w) != IH_OK) {
+        log_msg(LOG_ERROR, "cannot start the writer thread", NULL);
+        ret = 1;
+        goto done;
+    }
+    metrics_set_gauge("issuerhook_writer_queue_depth", "Writes waiting for the writer thread.", gauge_queue, w);
+    struct app app = {.cfg = cfg, .db = db, .writer = w, .started_ms = (int64_t)time(NULL) * 1000};
+    char err[512];
+    if (server_start(&app, api_routes, api_routes_count, &srv, err, sizeof(err)) != IH_OK) {
+        log_msg(LOG_ERROR, "cannot start the HTTP server", "reason", err, NULL);
+        ret = 1;
+        goto done;
+    }
+    char port[8], ver[32];
+    snprintf(port, sizeof(port), "%u", server_port(srv));
+    snprintf(ver, sizeof(ver), "%s", ISSUERHOOK_VERSION);
+    log_msg(LOG_INFO, "listening", "host", cfg->listen_host, "port", port, "version", ver, NULL);
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_msg(LOG_INFO, "SIGHUP received; configuration reload is not supported yet, nothing changed", NULL);
+            continue;
+        }
+        break;
+    }
+    log_msg(LOG_INFO, "stopping: no new connections; finishing requests in flight", NULL);
+    server_quiesce(srv);
+    int64_t deadline = mono_ms() + (int64_t)cfg->shutdown_grace_s * 1000;
+    while (server_in_flight(srv) > 0 && mono_ms() < deadline) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (server_in_flight(srv) > 0)
+        log_msg(LOG_WARN, "grace period over with requests still in flight; they are closed unanswered", NULL);
+    writer_stop(w); /* commits what is queued; later submits answer 503 */
+    server_stop(srv);
+    srv = NULL;
+    log_msg(LOG_INFO, "stopped", NULL);
+done:
+    server_stop(srv);
+    writer_free(w);
+    db_close(db);
+    config_free(cfg);
+    return ret;
+}
+
+static int migrate(const char *file)
+{
+    struct config *cfg = NULL;
+    struct db *db = NULL;
+    int ret = load(file, &cfg);
+    if (!ret)
+        ret = open_db(cfg, &db);
+    db_close(db);
+    config_free(cfg);
+    return ret;
+}
+
+static int keygen(const char *name, const char *scopes)
+{
+    for (const char *p = name; *p; p++) {
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')) {
+            fprintf(stderr, "issuerhookd keygen: NAME must be upper-case letters, digits and '_'\n");
+            return 2;
+        }
+    }
+    char key[96], value[512];
+    ih_status rc = apikey_generate(scopes, key, sizeof(key), value, sizeof(value));
+    if (rc != IH_OK) {
+        fprintf(stderr, "issuerhookd keygen: %s\n",
+                rc == IH_EINVAL ? "SCOPES must be known scope names separated by commas" : ih_status_str(rc));
+        return 2;
+    }
+    printf("%s\nISSUERHOOK_API_KEY_%s=%s\n", key, name, value);
+    fprintf(stderr, "The first line is the key: give it to the caller now, it is not stored anywhere.\n"
+                    "The second line goes into the daemon's configuration.\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = "serve", *file = NULL;
+    int i = 1;
+    if (i < argc && argv[i][0] != '-')
+        cmd = argv[i++];
+    if (strcmp(cmd, "keygen") == 0) {
+        if (argc - i != 2) {
+            usage(stderr);
+            return 2;
+        }
+        return keygen(argv[i], argv[i + 1]);
+    }
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            file = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (strcmp(cmd, "serve") == 0)
+        return serve(file);
+    if (strcmp(cmd, "migrate") == 0)
+        return migrate(file);
+    if (strcmp(cmd, "version") == 0) {
+        printf("issuerhookd %s\n", ISSUERHOOK_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "config-reference") == 0) {
+        config_print_reference(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}

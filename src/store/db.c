@@ -1,0 +1,184 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "internal.h"
+#include "issuerhook/log.h"
+
+ih_status db_status(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW: return IH_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return IH_EBUSY;
+    case SQLITE_NOMEM: return IH_ENOMEM;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH: return IH_EINVAL;
+    default: return IH_EIO; /* FULL, IOERR, CORRUPT, CANTOPEN, READONLY, ... */
+    }
+}
+
+/* mkdir -p of the folder that holds path. */
+static int make_parent(const char *path)
+{
+    char buf[1024];
+    size_t n = strlen(path);
+    if (n >= sizeof(buf))
+        return ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf)
+        return 0;
+    *slash = '\0';
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+                return errno;
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+        return errno;
+    return 0;
+}
+
+int db_connect(struct db *db, int flags, sqlite3 **out)
+{
+    sqlite3 *c = NULL;
+    int rc = sqlite3_open_v2(db->path, &c, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    sqlite3_extended_result_codes(c, 1);
+    sqlite3_busy_timeout(c, (int)db->opt.busy_timeout_ms);
+    if (flags & SQLITE_OPEN_READWRITE) {
+        /* WAL: readers never block the writer. FULL: a commit is on disk before it returns. */
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(c, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *mode = (const char *)sqlite3_column_text(st, 0);
+            rc = (mode && strcmp(mode, "wal") == 0) ? SQLITE_OK : SQLITE_CANTOPEN;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_OK)
+            goto fail;
+        rc = sqlite3_exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=4000;",
+                          NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            goto fail;
+        if (db->opt.max_bytes) {
+            char sql[80];
+            snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%llu",
+                     (unsigned long long)(db->opt.max_bytes / 4096 ? db->opt.max_bytes / 4096 : 1));
+            if ((rc = sqlite3_exec(c, sql, NULL, NULL, NULL)) != SQLITE_OK)
+                goto fail;
+        }
+    }
+    *out = c;
+    return SQLITE_OK;
+fail:
+    if (c)
+        sqlite3_close(c);
+    *out = NULL;
+    return rc ? rc : SQLITE_ERROR;
+}
+
+ih_status db_open(const char *path, const struct db_options *opt, struct db **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct db *db = calloc(1, sizeof(*db));
+    if (!db || !(db->path = strdup(path))) {
+        free(db);
+        return IH_ENOMEM;
+    }
+    db->opt = *opt;
+    pthread_mutex_init(&db->rd_lock, NULL);
+    int e = make_parent(path);
+    if (e) {
+        snprintf(err, errlen, "cannot create the folder of %s: %s", path, strerror(e));
+        db_close(db);
+        return IH_EIO;
+    }
+    int rc = db_connect(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db->wr);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db->wr, "PRAGMA page_size=4096", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = db_connect(db, SQLITE_OPEN_READONLY, &db->rd);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", path, sqlite3_errstr(rc));
+        db_close(db);
+        return db_status(rc) == IH_OK ? IH_EIO : db_status(rc);
+    }
+    *out = db;
+    return IH_OK;
+}
+
+void db_close(struct db *db)
+{
+    if (!db)
+        return;
+    if (db->rd)
+        sqlite3_close(db->rd);
+    if (db->wr)
+        sqlite3_close(db->wr);
+    pthread_mutex_destroy(&db->rd_lock);
+    free(db->path);
+    free(db);
+}
+
+const char *db_path(const struct db *db)
+{
+    return db->path;
+}
+
+ih_status db_ping(struct db *db, double *ms)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    pthread_mutex_lock(&db->rd_lock);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->rd, "SELECT max(seq) FROM records", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&db->rd_lock);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    *ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+    return rc == SQLITE_ROW ? IH_OK : (db_status(rc) == IH_OK ? IH_EIO : db_status(rc));
+}
+
+sqlite3_stmt *txn_stmt(struct writer_txn *t, const char *sql)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->cache[i].sql == sql) {
+            sqlite3_reset(t->cache[i].stmt);
+            sqlite3_clear_bindings(t->cache[i].stmt);
+            return t->cache[i].stmt;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(t->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+        return NULL;
+    if (t->n < STMT_CACHE_MAX) {
+        t->cache[t->n].sql = sql;
+        t->cache[t->n].stmt = st;
+        t->n++;
+    } else {
+        log_msg(LOG_ERROR, "statement cache full", NULL);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+void txn_cache_clear(struct writer_txn *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        sqlite3_finalize(t->cache[i].stmt);
+    t->n = 0;
+}

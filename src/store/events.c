@@ -1,0 +1,139 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "issuerhook/events.h"
+#include "issuerhook/metrics.h"
+
+static const char SQL_FIND[] =
+    "SELECT payload_sha256, response_status, response_body FROM records WHERE source = ?1 AND idem_key = ?2";
+static const char SQL_DUP[] =
+    "UPDATE records SET duplicates = duplicates + 1, last_duplicate_at = ?3 WHERE source = ?1 AND idem_key = ?2";
+static const char SQL_INSERT[] =
+    "INSERT INTO records (source, idem_key, payload_sha256, type, tracing_id, received_at, occurred_at,"
+    " payload, response_status, response_body, entity_type, entity_id, serial, serial_anomaly)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+static const char SQL_SERIAL_GET[] =
+    "SELECT last_serial FROM entity_serials WHERE entity_type = ?1 AND entity_id = ?2";
+static const char SQL_SERIAL_PUT[] =
+    "INSERT INTO entity_serials (entity_type, entity_id, last_serial) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (entity_type, entity_id) DO UPDATE SET last_serial = max(last_serial, excluded.last_serial)";
+
+static ih_status fail(struct writer_txn *t)
+{
+    ih_status st = db_status(sqlite3_errcode(t->conn));
+    return st == IH_OK ? IH_EIO : st;
+}
+
+/* Looks for an earlier record with the same key. *found false when none. */
+static ih_status find_existing(struct writer_txn *t, struct store_event *ev, bool *found)
+{
+    sqlite3_stmt *st = txn_stmt(t, SQL_FIND);
+    if (!st)
+        return fail(t);
+    sqlite3_bind_text(st, 1, ev->source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev->key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_DONE)
+        return IH_OK;
+    if (rc != SQLITE_ROW)
+        return fail(t);
+    const void *h = sqlite3_column_blob(st, 0);
+    bool same = h && sqlite3_column_bytes(st, 0) == CRYPTO_SHA256_LEN && memcmp(h, ev->hash, CRYPTO_SHA256_LEN) == 0;
+    if (!same) {
+        ev->outcome = EVENTS_CONFLICT;
+        return IH_OK;
+    }
+    ev->outcome = EVENTS_REPLAY;
+    ev->stored_status = (unsigned)sqlite3_column_int(st, 1);
+    const char *body = (const char *)sqlite3_column_text(st, 2);
+    ev->stored_response = strdup(body ? body : "");
+    if (!ev->stored_response)
+        return IH_ENOMEM;
+    st = txn_stmt(t, SQL_DUP);
+    if (!st)
+        return fail(t);
+    sqlite3_bind_text(st, 1, ev->source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, ev->received_ms);
+    return sqlite3_step(st) == SQLITE_DONE ? IH_OK : fail(t);
+}
+
+/* Compares the serial with the entity's highest so far and records the new one. */
+static ih_status track_serial(struct writer_txn *t, struct store_event *ev)
+{
+    sqlite3_stmt *st = txn_stmt(t, SQL_SERIAL_GET);
+    if (!st)
+        return fail(t);
+    sqlite3_bind_text(st, 1, ev->entity_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev->entity_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    ev->serial_last = -1;
+    ev->serial_note = EVENTS_SERIAL_NONE;
+    if (rc == SQLITE_ROW) {
+        ev->serial_last = sqlite3_column_int64(st, 0);
+        if (ev->serial <= ev->serial_last)
+            ev->serial_note = EVENTS_SERIAL_STALE;
+        else if (ev->serial > ev->serial_last + 1)
+            ev->serial_note = EVENTS_SERIAL_GAP;
+    } else if (rc != SQLITE_DONE) {
+        return fail(t);
+    }
+    st = txn_stmt(t, SQL_SERIAL_PUT);
+    if (!st)
+        return fail(t);
+    sqlite3_bind_text(st, 1, ev->entity_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev->entity_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, ev->serial);
+    return sqlite3_step(st) == SQLITE_DONE ? IH_OK : fail(t);
+}
+
+ih_status events_apply(struct writer_txn *t, struct writer_job *job)
+{
+    struct store_event *ev = (struct store_event *)job;
+    bool found = false;
+    ih_status rc = find_existing(t, ev, &found);
+    if (rc != IH_OK || found)
+        return rc;
+    if (ev->has_serial && (rc = track_serial(t, ev)) != IH_OK)
+        return rc;
+    static const char *const notes[] = {NULL, "stale", "gap"};
+    sqlite3_stmt *st = txn_stmt(t, SQL_INSERT);
+    if (!st)
+        return fail(t);
+    sqlite3_bind_text(st, 1, ev->source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev->key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, ev->hash, CRYPTO_SHA256_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ev->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, ev->tracing_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, ev->received_ms);
+    if (ev->occurred_ms >= 0)
+        sqlite3_bind_int64(st, 7, ev->occurred_ms);
+    sqlite3_bind_text(st, 8, ev->payload, (int)ev->payload_len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 9, (int)ev->status);
+    sqlite3_bind_text(st, 10, ev->response, -1, SQLITE_STATIC);
+    if (ev->has_serial) {
+        sqlite3_bind_text(st, 11, ev->entity_type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 12, ev->entity_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 13, ev->serial);
+        if (notes[ev->serial_note])
+            sqlite3_bind_text(st, 14, notes[ev->serial_note], -1, SQLITE_STATIC);
+    }
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(t);
+    ev->outcome = EVENTS_INSERTED;
+    ev->seq = sqlite3_last_insert_rowid(t->conn);
+    return IH_OK;
+}
+
+void events_clear(struct store_event *ev)
+{
+    free(ev->type);
+    free(ev->payload);
+    free(ev->response);
+    free(ev->entity_type);
+    free(ev->entity_id);
+    free(ev->stored_response);
+    ev->type = ev->payload = ev->response = ev->entity_type = ev->entity_id = ev->stored_response = NULL;
+}

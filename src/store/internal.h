@@ -1,0 +1,38 @@
+/* Private to src/store/: the SQLite handles behind the store's public headers. */
+#ifndef ISSUERHOOK_STORE_INTERNAL_H
+#define ISSUERHOOK_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "issuerhook/db.h"
+
+struct db {
+    char *path;
+    struct db_options opt;
+    sqlite3 *wr;            /* the write connection: migrate, then the writer thread only */
+    sqlite3 *rd;            /* read connection, guarded by rd_lock */
+    pthread_mutex_t rd_lock;
+};
+
+/* Statement cache of one connection, keyed by the address of a static SQL string. */
+#define STMT_CACHE_MAX 32
+struct writer_txn {
+    sqlite3 *conn;
+    struct {
+        const char *sql;
+        sqlite3_stmt *stmt;
+    } cache[STMT_CACHE_MAX];
+    size_t n;
+};
+
+/* A prepared, reset statement for sql (a static string), or NULL on failure. */
+sqlite3_stmt *txn_stmt(struct writer_txn *t, const char *sql);
+void txn_cache_clear(struct writer_txn *t);
+
+/* SQLite result code -> daemon status. */
+ih_status db_status(int sqlite_rc);
+/* Opens a connection with the daemon's pragmas. */
+int db_connect(struct db *db, int flags, sqlite3 **out);
+
+#endif

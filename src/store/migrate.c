@@ -1,0 +1,84 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "issuerhook/log.h"
+#include "issuerhook/migrate.h"
+
+static const char create_table[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))";
+
+static int current_version(sqlite3 *c, int *v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *v = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int apply_one(sqlite3 *c, const struct migration *m)
+{
+    int rc = sqlite3_exec(c, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_exec(c, m->sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(c, "INSERT INTO schema_migrations(version, name) VALUES (?, ?)", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int(st, 1, m->version);
+            sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+            rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(c);
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+ih_status migrate_apply(struct db *db, int *from, int *to, char *err, size_t errlen)
+{
+    sqlite3 *c = db->wr;
+    int v = 0;
+    int rc = sqlite3_exec(c, create_table, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = current_version(c, &v);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read the schema version of %s: %s", db->path, sqlite3_errmsg(c));
+        return db_status(rc) == IH_OK ? IH_EIO : db_status(rc);
+    }
+    int latest = migrations_embedded_count ? migrations_embedded[migrations_embedded_count - 1].version : 0;
+    *from = v;
+    *to = v;
+    if (v > latest) {
+        snprintf(err, errlen,
+                 "database %s has schema version %d, newer than this issuerhookd knows (%d): "
+                 "run the issuerhookd that wrote it, or restore a backup made before the upgrade",
+                 db->path, v, latest);
+        return IH_ENEWER;
+    }
+    for (size_t i = 0; i < migrations_embedded_count; i++) {
+        const struct migration *m = &migrations_embedded[i];
+        if (m->version <= v)
+            continue;
+        rc = apply_one(c, m);
+        if (rc != SQLITE_OK) {
+            snprintf(err, errlen, "migration %04d_%s failed: %s", m->version, m->name, sqlite3_errmsg(c));
+            return db_status(rc) == IH_OK ? IH_EIO : db_status(rc);
+        }
+        char vbuf[16];
+        snprintf(vbuf, sizeof(vbuf), "%04d", m->version);
+        log_msg(LOG_INFO, "migration applied", "version", vbuf, "name", m->name, NULL);
+        *to = m->version;
+    }
+    return IH_OK;
+}

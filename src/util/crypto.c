@@ -1,0 +1,75 @@
+#include "issuerhook/crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+
+void crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256_LEN])
+{
+    unsigned int n = 0;
+    /* EVP_Digest cannot fail for SHA-256 with the default provider loaded. */
+    (void)EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+void crypto_hex(const unsigned char *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool crypto_unhex(const char *hex, unsigned char *out, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        int hi = hexval(hex[2 * i]);
+        int lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return hex[2 * len] == '\0';
+}
+
+ih_status crypto_random(void *out, size_t len)
+{
+    return RAND_bytes(out, (int)len) == 1 ? IH_OK : IH_EIO;
+}
+
+ih_status crypto_uuid4(char out[CRYPTO_UUID_STRLEN + 1])
+{
+    unsigned char b[16];
+    if (crypto_random(b, sizeof(b)) != IH_OK)
+        return IH_EIO;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char hex[33];
+    crypto_hex(b, 16, hex);
+    snprintf(out, CRYPTO_UUID_STRLEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+    return IH_OK;
+}
+
+bool crypto_equal(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+void crypto_wipe(void *p, size_t len)
+{
+    OPENSSL_cleanse(p, len);
+}
