@@ -26,6 +26,7 @@
 
 #define MAX_HEADERS 8
 #define TRACING_MAX 128
+#define DRAIN_FACTOR 4
 
 struct server {
     struct MHD_Daemon *mhd;
@@ -34,6 +35,7 @@ struct server {
     size_t nroutes;
     uint16_t port;
     atomic_size_t in_flight;
+    atomic_bool stopping;
 };
 
 struct request {
@@ -50,6 +52,7 @@ struct request {
     char *body;
     size_t body_len, body_cap;
     bool too_big, handled;
+    uint64_t drained;
     /* answer */
     unsigned status;
     bool replied;
@@ -201,6 +204,14 @@ static bool first_call(struct request *r, const char *url, const char *method)
         break;
     }
     const struct route *rt = r->match.route;
+    if (atomic_load(&s->stopping)) {
+        /* a new request on a kept-alive connection while stopping: the caller retries
+         * elsewhere or after the restart; the connection is closed after the answer */
+        respond_unavailable(r, rt->dialect, s->app->cfg->retry_after_s);
+        request_add_header(r, "Connection", "close");
+        request_note(r, "shutting_down");
+        return false;
+    }
     if (!authorize(r))
         return false;
     if (rt->tracing_required && !tid_ok) {
@@ -279,22 +290,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return queue(r);
         return MHD_YES;
     }
-    if (r->replied)
-        return queue(r); /* answered while parked, or refused while the body streamed */
     if (*upload_data_size) {
-        if (!append_body(r, upload_data, *upload_data_size)) {
-            /* past the ceiling: answer now; libmicrohttpd discards the rest of the upload */
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->too_big) {
+            /* libmicrohttpd 0.9.75 cannot answer before the upload ends, so the rest
+             * of an oversized (chunked) body is drained without being kept, up to
+             * DRAIN_FACTOR times the ceiling; past that the connection is closed. */
+            r->drained += n;
+            return r->drained > DRAIN_FACTOR * r->srv->app->cfg->max_body ? MHD_NO : MHD_YES;
+        }
+        if (!append_body(r, upload_data, n)) {
             free(r->body);
             r->body = NULL;
-            r->body_len = 0;
+            r->body_len = r->body_cap = 0;
+            r->too_big = true;
+            r->drained = n;
             respond_error(r, r->match.route->dialect, 413, "Payload Too Large",
                           "the body is larger than this server accepts", NULL);
-            *upload_data_size = 0;
-            return queue(r);
         }
-        *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->replied)
+        return queue(r); /* answered while parked, or refused while the body streamed */
     if (r->handled)
         return MHD_YES; /* parked: nothing to do until resumed */
     r->handled = true;
@@ -390,6 +408,7 @@ uint16_t server_port(const struct server *s) { return s->port; }
 
 void server_quiesce(struct server *s)
 {
+    atomic_store(&s->stopping, true);
     MHD_socket fd = MHD_quiesce_daemon(s->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);

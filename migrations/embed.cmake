@@ -18,7 +18,7 @@ foreach(f IN LISTS files)
   math(EXPR i "${i} + 1")
 endforeach()
 file(WRITE "${OUTPUT}.tmp"
-  "/* generated from migrations/ by cmake/embed_migrations.cmake: do not edit */\n"
+  "/* generated from migrations/ by migrations/embed.cmake: do not edit */\n"
   "#include \"issuerhook/migrate.h\"\n${body}\n"
   "const struct migration migrations_embedded[] = {\n${entries}    {0, 0, 0}};\n"
   "const size_t migrations_embedded_count = ${i};\n")

@@ -1,0 +1,320 @@
+#include "harness.h"
+
+#include "issuerhook/crypto.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(fd, (struct sockaddr *)&a, &l) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void sha256_hex(const char *s, char out[65])
+{
+    unsigned char h[32];
+    crypto_sha256(s, strlen(s), h);
+    crypto_hex(h, 32, out);
+}
+
+bool daemon_start(struct daemon *d)
+{
+    if (!d->dir[0]) {
+        snprintf(d->dir, sizeof(d->dir), "/tmp/ihtest.XXXXXX");
+        if (!mkdtemp(d->dir))
+            return false;
+        snprintf(d->db, sizeof(d->db), "%s/var/issuerhook.db", d->dir);
+        snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
+    }
+    for (int attempt = 0; attempt < 5; attempt++) {
+        d->port = free_port();
+        char listen[64], dbenv[400], k1[200], k2[200], h1[65], h2[65];
+        snprintf(listen, sizeof(listen), "ISSUERHOOK_LISTEN=127.0.0.1:%d", d->port);
+        snprintf(dbenv, sizeof(dbenv), "ISSUERHOOK_DB=%s", d->db);
+        sha256_hex(KEY_FULL, h1);
+        sha256_hex(KEY_READ, h2);
+        snprintf(k1, sizeof(k1), "ISSUERHOOK_API_KEY_FULL=sha256:%s amiko:events", h1);
+        snprintf(k2, sizeof(k2), "ISSUERHOOK_API_KEY_READER=sha256:%s ledger:read", h2);
+        pid_t pid = fork();
+        if (pid == 0) {
+            int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (fd >= 0) {
+                dup2(fd, 2);
+                close(fd);
+            }
+            if (chdir(d->dir) != 0)
+                _exit(126);
+            clearenv();
+            putenv(listen);
+            putenv(dbenv);
+            putenv(k1);
+            putenv(k2);
+            putenv("ISSUERHOOK_SHUTDOWN_GRACE=5");
+            for (size_t i = 0; d->extra_env[i]; i++)
+                putenv((char *)d->extra_env[i]);
+            execl(IH_DAEMON_PATH, "issuerhookd", (char *)NULL);
+            _exit(127);
+        }
+        d->pid = pid;
+        for (int i = 0; i < 250; i++) { /* up to 5 s */
+            struct http_resp r;
+            if (http_get(d, "/health", NULL, &r)) {
+                long st = r.status;
+                http_resp_free(&r);
+                if (st == 200 || st == 503)
+                    return true;
+            }
+            int status;
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                d->pid = 0;
+                break; /* exited: maybe the port was taken; try another */
+            }
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (d->pid) {
+            kill(d->pid, SIGKILL);
+            waitpid(d->pid, NULL, 0);
+            d->pid = 0;
+        }
+    }
+    return false;
+}
+
+int daemon_stop(struct daemon *d, int sig)
+{
+    if (d->pid <= 0)
+        return -1;
+    int status = 0;
+    kill(d->pid, sig);
+    waitpid(d->pid, &status, 0);
+    d->pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void daemon_cleanup(struct daemon *d)
+{
+    if (d->pid > 0)
+        daemon_stop(d, SIGKILL);
+    if (d->dir[0] && !getenv("IH_KEEP_TEST_DIRS")) {
+        char cmd[400];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", d->dir);
+    }
+}
+
+struct sink {
+    char *buf;
+    size_t len;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+    struct sink *s = arg;
+    size_t add = sz * n;
+    char *nb = realloc(s->buf, s->len + add + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + s->len, p, add);
+    s->len += add;
+    nb[s->len] = '\0';
+    s->buf = nb;
+    return add;
+}
+
+static void copy_header(const char *line, size_t n, const char *name, char *dst, size_t cap)
+{
+    size_t nl = strlen(name);
+    if (n <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    const char *v = line + nl + 1;
+    while (*v == ' ')
+        v++;
+    size_t vl = n - (size_t)(v - line);
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+        vl--;
+    snprintf(dst, cap, "%.*s", (int)vl, v);
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *arg)
+{
+    struct http_resp *r = arg;
+    size_t len = sz * n;
+    copy_header(p, len, "tracing-id", r->tracing_id, sizeof(r->tracing_id));
+    copy_header(p, len, "Allow", r->allow, sizeof(r->allow));
+    copy_header(p, len, "Retry-After", r->retry_after, sizeof(r->retry_after));
+    copy_header(p, len, "WWW-Authenticate", r->www_authenticate, sizeof(r->www_authenticate));
+    copy_header(p, len, "Content-Type", r->content_type, sizeof(r->content_type));
+    return len;
+}
+
+struct upload {
+    const char *p;
+    size_t left;
+};
+
+static size_t on_read(char *buf, size_t sz, size_t n, void *arg)
+{
+    struct upload *u = arg;
+    size_t take = sz * n < u->left ? sz * n : u->left;
+    memcpy(buf, u->p, take);
+    u->p += take;
+    u->left -= take;
+    return take;
+}
+
+bool http_request(const struct daemon *d, const char *method, const char *path, const char *const *headers,
+                  const char *body, size_t len, bool chunked, struct http_resp *out)
+{
+    memset(out, 0, sizeof(*out));
+    CURL *c = curl_easy_init();
+    if (!c)
+        return false;
+    char url[512];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", d->port, path);
+    struct curl_slist *hl = NULL;
+    for (size_t i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    struct sink s = {0};
+    struct upload up = {body, len};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body && chunked) {
+        hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, &up);
+    } else if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    out->body = s.buf ? s.buf : calloc(1, 1);
+    out->len = s.len;
+    /* a server may answer (e.g. 413) and close before the upload ends: keep its answer */
+    return rc == CURLE_OK || out->status > 0;
+}
+
+bool http_post(const struct daemon *d, const char *path, const char *const *headers, const char *body, size_t len,
+               struct http_resp *out)
+{
+    return http_request(d, "POST", path, headers, body, len, false, out);
+}
+
+bool http_get(const struct daemon *d, const char *path, const char *const *headers, struct http_resp *out)
+{
+    return http_request(d, "GET", path, headers, NULL, 0, false, out);
+}
+
+void http_resp_free(struct http_resp *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+long long db_scalar(const struct daemon *d, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open_v2(d->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        else
+            fprintf(stderr, "db_scalar(%s): %s\n", sql, sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+double metric_value(const struct daemon *d, const char *sample)
+{
+    struct http_resp r;
+    double v = -1;
+    if (!http_get(d, "/metrics", NULL, &r))
+        return -1;
+    size_t sl = strlen(sample);
+    for (char *line = r.body; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (strncmp(line, sample, sl) == 0 && line[sl] == ' ') {
+            v = strtod(line + sl + 1, NULL);
+            break;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    http_resp_free(&r);
+    return v;
+}
+
+char *amiko_event(const char *event_id, const char *type)
+{
+    char *s = NULL;
+    if (asprintf(&s,
+                 "{\"header\":{\"version\":\"2026.1.0\",\"eventId\":\"%s\",\"generatedAt\":1700000000000},"
+                 "\"event\":{\"type\":\"%s\",\"cardholderId\":\"2bd52a45-129d-4723-9143-e1c5b5ed34e7\","
+                 "\"cardId\":\"b8ba25f3-c945-4ed0-9d4d-e3153a0dd048\",\"caseId\":\"1234\",\"caseType\":\"fraud\","
+                 "\"createdVia\":\"cardholder_self_service\"}}",
+                 event_id, type) < 0)
+        return NULL;
+    return s;
+}
+
+void test_uuid(char *buf)
+{
+    if (crypto_uuid4(buf) != IH_OK)
+        snprintf(buf, 37, "00000000-0000-4000-8000-000000000000");
+}
+
+int daemon_run(const char *env, const char *args, char **out)
+{
+    char *cmd = NULL;
+    if (asprintf(&cmd, "env -i %s '%s' 2>&1 %s", env, IH_DAEMON_PATH, args) < 0)
+        return -1;
+    FILE *p = popen(cmd, "r");
+    free(cmd);
+    if (!p)
+        return -1;
+    struct sink s = {0};
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+        on_body(buf, 1, n, &s);
+    int st = pclose(p);
+    *out = s.buf ? s.buf : calloc(1, 1);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

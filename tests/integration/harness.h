@@ -1,0 +1,66 @@
+/* Integration test harness: starts the real issuerhookd on a free loopback port with
+ * a temporary database, talks to it over HTTP with libcurl, reads its database. */
+#ifndef IH_TEST_HARNESS_H
+#define IH_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The secrets of the keys every test daemon is configured with. */
+#define KEY_FULL "test-key-full"       /* amiko:events */
+#define KEY_READ "test-key-read-only"  /* ledger:read */
+
+struct daemon {
+    pid_t pid;
+    int port;
+    char dir[256];  /* temporary folder: database, log */
+    char db[320];
+    char log[320];
+    const char *extra_env[16]; /* "KEY=VALUE", NULL-terminated */
+};
+
+/* Creates the folder (once) and starts the daemon; waits until /health answers. */
+bool daemon_start(struct daemon *d);
+/* Sends sig and waits; returns the exit status (or 128+signal). */
+int daemon_stop(struct daemon *d, int sig);
+/* Removes the folder. */
+void daemon_cleanup(struct daemon *d);
+
+struct http_resp {
+    long status;
+    char *body;
+    size_t len;
+    char tracing_id[160];
+    char allow[96];
+    char retry_after[32];
+    char www_authenticate[160];
+    char content_type[96];
+};
+
+/* POST body to path. headers: NULL-terminated "Name: value" list (may be NULL).
+ * Returns false on a transport error. */
+bool http_post(const struct daemon *d, const char *path, const char *const *headers, const char *body,
+               size_t len, struct http_resp *out);
+bool http_get(const struct daemon *d, const char *path, const char *const *headers, struct http_resp *out);
+/* Any method, optional body. */
+bool http_request(const struct daemon *d, const char *method, const char *path, const char *const *headers,
+                  const char *body, size_t len, bool chunked, struct http_resp *out);
+void http_resp_free(struct http_resp *r);
+
+/* A scalar from the daemon's database (opened read-only), -1 on error. */
+long long db_scalar(const struct daemon *d, const char *sql);
+/* The value of a Prometheus sample line (exact "name{labels}"), -1 when absent. */
+double metric_value(const struct daemon *d, const char *sample);
+
+/* An Amiko event body with this eventId (caller frees). */
+char *amiko_event(const char *event_id, const char *type);
+/* A fresh random UUID into buf (37 bytes). */
+void test_uuid(char *buf);
+
+
+
+/* Runs the daemon binary with args and extra environment ("K=V ..." shell words),
+ * capturing stdout+stderr into out (caller frees). Returns the exit status. */
+int daemon_run(const char *env, const char *args, char **out);
+#endif

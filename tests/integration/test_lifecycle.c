@@ -1,0 +1,151 @@
+/* The daemon as a process: migrations, refusing a newer database, configuration
+ * errors, keygen, and a clean SIGTERM. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void test_migrate_command_and_newer_database(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ihmig.XXXXXX", env[200], *out = NULL;
+    assert_non_null(mkdtemp(dir));
+    snprintf(env, sizeof(env), "ISSUERHOOK_DB=%s/sub/x.db", dir);
+    assert_int_equal(daemon_run(env, "migrate", &out), 0);
+    assert_non_null(strstr(out, "migration applied"));
+    free(out);
+    /* again: nothing to do */
+    assert_int_equal(daemon_run(env, "migrate", &out), 0);
+    assert_null(strstr(out, "migration applied"));
+    free(out);
+    struct daemon d = {0};
+    snprintf(d.db, sizeof(d.db), "%s/sub/x.db", dir);
+    assert_int_equal(db_scalar(&d, "SELECT max(version) FROM schema_migrations"), 1);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 0);
+    /* a database written by a newer issuerhookd is refused, clearly */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(d.db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_migrations(version, name) VALUES (9999, 'future')", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(daemon_run(env, "migrate", &out), 1);
+    assert_non_null(strstr(out, "newer than this issuerhookd"));
+    free(out);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_bad_configuration_names_the_key(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(daemon_run("ISSUERHOOK_MAX_BODY=lots", "", &out), 2);
+    assert_non_null(strstr(out, "ISSUERHOOK_MAX_BODY"));
+    free(out);
+    assert_int_equal(daemon_run("ISSUERHOOK_LISTEN=8080", "", &out), 2);
+    assert_non_null(strstr(out, "ISSUERHOOK_LISTEN"));
+    free(out);
+    assert_int_equal(daemon_run("ISSUERHOOK_API_KEY_X='sha256:00 amiko:events'", "", &out), 2);
+    assert_non_null(strstr(out, "ISSUERHOOK_API_KEY_X"));
+    free(out);
+    char file[] = "/tmp/ihconf.XXXXXX";
+    int fd = mkstemp(file);
+    assert_true(fd >= 0);
+    const char text[] = "# comment\nISSUERHOOK_LOG_LEVEL=info\nISSUERHOOK_THREADS=zero\n";
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    char args[100];
+    snprintf(args, sizeof(args), "--config %s", file);
+    assert_int_equal(daemon_run("", args, &out), 2);
+    assert_non_null(strstr(out, "ISSUERHOOK_THREADS"));
+    assert_non_null(strstr(out, "line 3"));
+    free(out);
+    unlink(file);
+}
+
+static void test_keygen_key_works(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(daemon_run("", "keygen PARTNER amiko:events 2>/dev/null", &out), 0);
+    char key[128], line[512];
+    assert_int_equal(sscanf(out, "%127s\n%511[^\n]", key, line), 2);
+    assert_true(strncmp(key, "ihk_", 4) == 0);
+    assert_true(strncmp(line, "ISSUERHOOK_API_KEY_PARTNER=sha256:", 34) == 0);
+    free(out);
+    assert_int_equal(daemon_run("", "keygen PARTNER no:such:scope", &out), 2);
+    free(out);
+
+    struct daemon d = {.extra_env = {line, NULL}};
+    assert_true(daemon_start(&d));
+    char hdr[200], id[37];
+    snprintf(hdr, sizeof(hdr), "X-API-Key: %s", key);
+    const char *h[] = {"Content-Type: application/json", "tracing-id: kg", hdr, NULL};
+    test_uuid(id);
+    char *body = amiko_event(id, "case_created");
+    struct http_resp r;
+    assert_true(http_post(&d, "/events", h, body, strlen(body), &r));
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+    free(body);
+    /* the log names the caller, never its key */
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    FILE *f = fopen(d.log, "r");
+    char l[4096];
+    bool named = false;
+    while (f && fgets(l, sizeof(l), f)) {
+        assert_null(strstr(l, key));
+        named = named || strstr(l, "\"principal\":\"PARTNER\"");
+    }
+    if (f)
+        fclose(f);
+    assert_true(named);
+    daemon_cleanup(&d);
+}
+
+static void test_sigterm_exits_zero_and_keeps_data(void **state)
+{
+    (void)state;
+    struct daemon d = {0};
+    assert_true(daemon_start(&d));
+    const char *h[] = {"Content-Type: application/json", "X-API-Key: " KEY_FULL, "tracing-id: t", NULL};
+    for (int i = 0; i < 20; i++) {
+        char id[37];
+        test_uuid(id);
+        char *body = amiko_event(id, "case_created");
+        struct http_resp r;
+        assert_true(http_post(&d, "/events", h, body, strlen(body), &r));
+        assert_int_equal(r.status, 200);
+        http_resp_free(&r);
+        free(body);
+    }
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 20);
+    /* and it starts again on the same database */
+    assert_true(daemon_start(&d));
+    assert_int_equal(daemon_stop(&d, SIGINT), 0);
+    daemon_cleanup(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrate_command_and_newer_database),
+        cmocka_unit_test(test_bad_configuration_names_the_key),
+        cmocka_unit_test(test_keygen_key_works),
+        cmocka_unit_test(test_sigterm_exits_zero_and_keeps_data),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
