@@ -57,6 +57,7 @@ bool daemon_start(struct daemon *d)
         sha256_hex(KEY_READ, h2);
         snprintf(k1, sizeof(k1), "ISSUERHOOK_API_KEY_FULL=sha256:%s amiko:events", h1);
         snprintf(k2, sizeof(k2), "ISSUERHOOK_API_KEY_READER=sha256:%s ledger:read", h2);
+        const char *wrapper = getenv("IH_DAEMON_WRAPPER");
         pid_t pid = fork();
         if (pid == 0) {
             int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -74,11 +75,17 @@ bool daemon_start(struct daemon *d)
             putenv("ISSUERHOOK_SHUTDOWN_GRACE=5");
             for (size_t i = 0; d->extra_env[i]; i++)
                 putenv((char *)d->extra_env[i]);
+            if (wrapper && *wrapper) { /* e.g. IH_DAEMON_WRAPPER="valgrind --error-exitcode=99" */
+                char *cmd = NULL;
+                if (asprintf(&cmd, "exec %s '%s'", wrapper, IH_DAEMON_PATH) > 0)
+                    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+                _exit(127);
+            }
             execl(IH_DAEMON_PATH, "issuerhookd", (char *)NULL);
             _exit(127);
         }
         d->pid = pid;
-        for (int i = 0; i < 250; i++) { /* up to 5 s */
+        for (int i = 0; i < (wrapper ? 1500 : 250); i++) { /* up to 5 s (30 s wrapped) */
             struct http_resp r;
             if (http_get(d, "/health", NULL, &r)) {
                 long st = r.status;
@@ -225,7 +232,10 @@ bool http_request(const struct daemon *d, const char *method, const char *path, 
     out->body = s.buf ? s.buf : calloc(1, 1);
     out->len = s.len;
     /* a server may answer (e.g. 413) and close before the upload ends: keep its answer */
-    return rc == CURLE_OK || out->status > 0;
+    if (rc == CURLE_OK || out->status > 0)
+        return true;
+    http_resp_free(out);
+    return false;
 }
 
 bool http_post(const struct daemon *d, const char *path, const char *const *headers, const char *body, size_t len,

@@ -12,6 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "harness.h"
 
 static struct daemon D;
@@ -426,6 +432,38 @@ static void test_logs_hold_no_credential_or_body(void **state)
         fclose(f);
 }
 
+/* Slow senders (headers or bodies that never finish) hold no thread: a normal request
+ * beside 64 of them is answered at once. */
+static void test_slow_clients_do_not_stall(void **state)
+{
+    (void)state;
+    int fds[64];
+    for (int i = 0; i < 64; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)D.port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+        const char *part = i % 2 ? "POST /events HTTP/1.1\r\nHost: x\r\nX-API-Key: " KEY_FULL "\r\n"
+                                 : "POST /events HTTP/1.1\r\nHost: x\r\nX-API-Key: " KEY_FULL
+                                   "\r\ntracing-id: s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"hea";
+        assert_true(write(fds[i], part, strlen(part)) > 0);
+    }
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    char id[37];
+    test_uuid(id);
+    char *body = amiko_event(id, "case_created");
+    struct http_resp r;
+    assert_true(http_post(&D, "/events", AMIKO, body, strlen(body), &r));
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_int_equal(r.status, 200);
+    assert_true(b.tv_sec - a.tv_sec < 3);
+    http_resp_free(&r);
+    free(body);
+    for (int i = 0; i < 64; i++)
+        close(fds[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_domain_serials),
         cmocka_unit_test(test_domain_violations),
         cmocka_unit_test(test_health_and_request_log),
+        cmocka_unit_test(test_slow_clients_do_not_stall),
         cmocka_unit_test(test_logs_hold_no_credential_or_body),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
