@@ -65,7 +65,8 @@ void health_get(struct request *r, struct app *app)
     enum hstatus db_st = db_ping(app->db, &ms) == IH_OK ? H_PASS : H_FAIL;
     double free_bytes = 0;
     enum hstatus disk_st = H_FAIL;
-    if (disk_free(db_path(app->db), &free_bytes))
+    bool measured = disk_free(db_path(app->db), &free_bytes);
+    if (measured)
         disk_st = free_bytes < (double)cfg->disk_fail_bytes ? H_FAIL
                   : free_bytes < (double)cfg->disk_warn_bytes ? H_WARN : H_PASS;
     size_t depth = writer_queue_depth(app->writer);
@@ -82,7 +83,8 @@ void health_get(struct request *r, struct app *app)
                         check_entry("datastore", ms, "ms", db_st, when, db_st ? "the database did not answer" : NULL));
     json_object_set_new(checks, "disk:free",
                         check_entry("system", free_bytes, "bytes", disk_st, when,
-                                    disk_st == H_FAIL ? "free disk below ISSUERHOOK_DISK_FAIL"
+                                    !measured          ? "cannot measure free disk where the database lives"
+                                    : disk_st == H_FAIL ? "free disk below ISSUERHOOK_DISK_FAIL"
                                     : disk_st == H_WARN ? "free disk below ISSUERHOOK_DISK_WARN" : NULL));
     json_object_set_new(checks, "writer:queue",
                         check_entry("component", (double)depth, "jobs", wr_st, when,

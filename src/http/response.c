@@ -16,7 +16,8 @@ static void reply_or_fail(struct request *r, unsigned status, const char *ctype,
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!text) {
-        static const char fallback[] = "{\"error\":\"out of memory\"}";
+        static const char fallback[] =
+            "{\"error\":{\"message\":\"Service temporarily unavailable\",\"description\":\"out of memory\"}}";
         request_reply(r, 503, JSON, strdup(fallback), sizeof(fallback) - 1);
         request_add_header(r, "Retry-After", "1");
         return;

@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# Load benchmark for issuerhookd (run by `make bench`; see tests/bench/README.md).
+#
+#   bash tests/bench/run.sh BUILD_DIR
+#
+# 1. ceiling: a bare libmicrohttpd server (BUILD_DIR/tests/bench/ih_bench_ceiling) with the
+#    daemon's threading configuration, loaded with wrk + events.lua;
+# 2. daemon: BUILD_DIR/issuerhookd on a fresh temporary database, same wrk load; peak RSS is
+#    sampled just before SIGTERM, then the rows in `records` are counted against the 2xx
+#    answers wrk saw (fewer rows than acknowledged events fails the run).
+#
+# Environment knobs (defaults in brackets):
+#   DURATION [10]          seconds of load per target
+#   WRK_THREADS [2]        wrk threads
+#   WRK_CONNECTIONS [64]   wrk connections
+#   WRK_TIMEOUT [10]       seconds after which wrk counts a request as timed out
+#   SERVER_THREADS [4]     libmicrohttpd thread pool of both servers (ISSUERHOOK_THREADS)
+# Everything listens on 127.0.0.1 only. Results: stdout and BUILD_DIR/bench-summary.txt.
+set -euo pipefail
+
+usage() { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+[ $# -eq 1 ] || usage
+[ -d "$1" ] || { echo "bench: no build directory '$1' (run: make build)" >&2; exit 2; }
+
+BUILD=$(cd "$1" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+DURATION=${DURATION:-10}
+WRK_THREADS=${WRK_THREADS:-2}
+WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
+WRK_TIMEOUT=${WRK_TIMEOUT:-10}
+SERVER_THREADS=${SERVER_THREADS:-4}
+for v in DURATION WRK_THREADS WRK_CONNECTIONS WRK_TIMEOUT SERVER_THREADS; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer (got '${!v}')" >&2; exit 2; }
+done
+
+DAEMON=$BUILD/issuerhookd
+CEILING=$BUILD/tests/bench/ih_bench_ceiling
+SCRIPT=$HERE/events.lua
+SUMMARY=$BUILD/bench-summary.txt
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+# --- tools ---------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null 2>&1; then
+  log "wrk is missing; installing it through .ci/deps.sh"
+  IH_BENCH=1 bash "$ROOT/.ci/deps.sh"
+fi
+for tool in wrk curl sqlite3 sha256sum; do
+  command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not installed (bash .ci/deps.sh)"
+done
+[ -x "$DAEMON" ] || die "$DAEMON not built (make build)"
+
+# --- process bookkeeping -------------------------------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ih-bench.XXXXXX")
+PIDS=()
+
+# alive PID: the process exists and is not a zombie waiting to be reaped.
+alive() {
+  local st
+  st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# stop PID GRACE: SIGTERM, wait up to GRACE seconds, then SIGKILL; sets STOP_RC to the exit status.
+STOP_RC=0
+stop() {
+  local pid=$1 grace=$2 i=0
+  STOP_RC=0
+  kill -TERM "$pid" 2>/dev/null || true
+  while alive "$pid" && [ "$i" -lt $((grace * 10)) ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  if alive "$pid"; then
+    log "pid $pid ignored SIGTERM for ${grace}s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || STOP_RC=$?
+  forget "$pid"
+}
+
+# forget PID: no longer ours to clean up (it has been reaped).
+forget() {
+  local keep=() p
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for p in "${PIDS[@]}"; do
+    if alive "$p"; then
+      kill -TERM "$p" 2>/dev/null || true
+    fi
+  done
+  for p in "${PIDS[@]}"; do
+    local i=0
+    while alive "$p" && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    alive "$p" && kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A port on 127.0.0.1 that nothing uses now, below the usual ephemeral range (32768+).
+pick_port() {
+  local p used
+  used=$(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}' || true)
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 12000))
+    grep -qx "$p" <<<"$used" && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    echo "$p"
+    return 0
+  done
+  return 1
+}
+
+# wait_ready PID URL: up to 10 s for PID to answer URL; fails early if PID exits.
+wait_ready() {
+  local pid=$1 url=$2 i
+  for i in $(seq 1 100); do
+    alive "$pid" || return 1
+    curl -s -o /dev/null --max-time 1 "$url" && return 0
+    [ "$i" -lt 100 ] && sleep 0.1
+  done
+  return 1
+}
+
+# kv FILE KEY: the value of a key=value line printed by events.lua's done().
+kv() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
+
+run_wrk() { # run_wrk PORT OUTFILE KEY
+  local url="http://127.0.0.1:$1/events"
+  log "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s --timeout ${WRK_TIMEOUT}s --latency $url"
+  # In the background and waited for, so that a signal to this script is handled at once.
+  timeout $((DURATION + WRK_TIMEOUT + 30)) \
+    wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --timeout "${WRK_TIMEOUT}s" --latency \
+    -s "$SCRIPT" "$url" -- "$3" >"$2" 2>&1 &
+  local wpid=$! rc=0
+  PIDS+=("$wpid")
+  wait "$wpid" || rc=$?
+  forget "$wpid"
+  [ "$rc" -eq 0 ] || die "wrk failed (status $rc): $(tail -n 5 "$2")"
+  [ -n "$(kv "$2" requests)" ] || die "wrk did not run events.lua's done(): $(tail -n 5 "$2")"
+  [ "$(kv "$2" requests)" -gt 0 ] || die "wrk completed no request against $url"
+}
+
+# --- (a) ceiling ---------------------------------------------------------------------------
+if [ ! -x "$CEILING" ]; then
+  # Not built (e.g. configured with -DIH_TESTS=OFF): compile it into the temporary directory.
+  log "no $CEILING; compiling ceiling.c"
+  CEILING=$TMP/ih_bench_ceiling
+  # shellcheck disable=SC2046 # pkg-config prints several words on purpose
+  "${CC:-cc}" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$CEILING" "$HERE/ceiling.c" \
+    $(pkg-config --cflags --libs libmicrohttpd) -pthread || die "cannot compile $HERE/ceiling.c"
+fi
+log "ceiling: $CEILING (thread pool $SERVER_THREADS)"
+started=0
+for _ in 1 2 3 4 5; do
+  port=$(pick_port) || die "no free port on 127.0.0.1"
+  "$CEILING" "$port" "$SERVER_THREADS" 2>"$TMP/ceiling.log" &
+  cpid=$!
+  PIDS+=("$cpid")
+  if wait_ready "$cpid" "http://127.0.0.1:$port/"; then started=1; break; fi
+  stop "$cpid" 2
+done
+[ "$started" = 1 ] || die "the ceiling server did not start: $(cat "$TMP/ceiling.log")"
+run_wrk "$port" "$TMP/wrk-ceiling.txt" unused
+stop "$cpid" 5
+cp "$TMP/wrk-ceiling.txt" "$BUILD/bench-wrk-ceiling.txt"
+
+# --- (b) daemon ----------------------------------------------------------------------------
+KEY="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+KEY_SHA=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
+DB=$TMP/db/bench.db
+DLOG=$TMP/daemon.log
+# Only the settings below apply: drop any ISSUERHOOK_* inherited from the caller.
+while read -r v; do unset "$v"; done < <(compgen -e | grep '^ISSUERHOOK_' || true)
+
+log "daemon: $DAEMON (thread pool $SERVER_THREADS, database $DB)"
+started=0
+for _ in 1 2 3 4 5; do
+  port=$(pick_port) || die "no free port on 127.0.0.1"
+  rm -rf "$TMP/db"
+  ISSUERHOOK_LISTEN="127.0.0.1:$port" ISSUERHOOK_DB="$DB" ISSUERHOOK_LOG_LEVEL=warn \
+    ISSUERHOOK_THREADS="$SERVER_THREADS" ISSUERHOOK_API_KEY_BENCH="sha256:$KEY_SHA amiko:events" \
+    "$DAEMON" >"$DLOG" 2>&1 &
+  dpid=$!
+  PIDS+=("$dpid")
+  if wait_ready "$dpid" "http://127.0.0.1:$port/health"; then started=1; break; fi
+  stop "$dpid" 5
+done
+[ "$started" = 1 ] || die "issuerhookd did not start: $(tail -n 20 "$DLOG")"
+
+# One request by hand first: a wrong key or payload shows up here, not as 640k non-2xx answers.
+probe=$(curl -s --max-time 5 -w ' HTTP %{http_code}' -H 'Content-Type: application/json' \
+  -H "X-API-Key: $KEY" -H 'tracing-id: bench-probe' --data-binary \
+  '{"header":{"version":"2026.1.0","eventId":"00000000-0000-4000-8000-000000000000","generatedAt":1700000000000},"event":{"type":"case_created","cardholderId":"2bd52a45-129d-4723-9143-e1c5b5ed34e7","cardId":"b8ba25f3-c945-4ed0-9d4d-e3153a0dd048","caseId":"0","caseType":"fraud","createdVia":"cardholder_self_service"}}' \
+  "http://127.0.0.1:$port/events" || true)
+[[ $probe == *" HTTP 200" ]] || die "probe event was not accepted: $probe"
+
+run_wrk "$port" "$TMP/wrk-daemon.txt" "$KEY"
+cp "$TMP/wrk-daemon.txt" "$BUILD/bench-wrk-daemon.txt"
+
+alive "$dpid" || die "issuerhookd died during the load: $(tail -n 20 "$DLOG")"
+hwm_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$dpid/status")
+read -r utime stime < <(sed 's/^.*) //' "/proc/$dpid/stat" | awk '{print $12, $13}')
+cpu_s=$(awk -v u="$utime" -v s="$stime" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (u + s) / hz}')
+stop "$dpid" 30
+daemon_rc=$STOP_RC
+cp "$DLOG" "$BUILD/bench-daemon.log"
+
+rows=$(sqlite3 "$DB" 'SELECT count(*) FROM records;') || die "cannot count rows in $DB"
+rows=$((rows - 1)) # the probe event
+
+# --- summary -------------------------------------------------------------------------------
+c=$TMP/wrk-ceiling.txt
+d=$TMP/wrk-daemon.txt
+c_rps=$(kv "$c" rps)
+d_rps=$(kv "$d" rps)
+ratio=$(awk -v a="$d_rps" -v b="$c_rps" 'BEGIN {printf "%.1f", (b > 0) ? 100 * a / b : 0}')
+d_ok=$(kv "$d" ok_2xx)
+d_bad=$(kv "$d" non_2xx)
+d_req=$(kv "$d" requests)
+d_errs="connect $(kv "$d" errors_connect), read $(kv "$d" errors_read), write $(kv "$d" errors_write), timeout $(kv "$d" errors_timeout)"
+c_errs="connect $(kv "$c" errors_connect), read $(kv "$c" errors_read), write $(kv "$c" errors_write), timeout $(kv "$c" errors_timeout)"
+rss_mib=$(awk -v k="$hwm_kb" 'BEGIN {printf "%.1f", k / 1024}')
+log_lines=$(wc -l <"$DLOG")
+rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] || rev="$rev+dirty"
+
+verdict=ok
+problems=()
+if [ "$rows" -lt "$d_ok" ]; then
+  verdict=FAIL
+  problems+=("durability: $rows rows stored but $d_ok events acknowledged with 2xx")
+fi
+if [ "$daemon_rc" -ne 0 ]; then
+  verdict=FAIL
+  problems+=("issuerhookd exited with status $daemon_rc after SIGTERM (see $BUILD/bench-daemon.log)")
+fi
+[ "$d_bad" -eq 0 ] || problems+=("warning: $d_bad non-2xx answers from the daemon ($(kv "$d" statuses))")
+[ "$log_lines" -eq 0 ] || problems+=("warning: $log_lines lines at warn/error in $BUILD/bench-daemon.log")
+
+{
+  echo "issuerhookd load benchmark  ($(date -u +%Y-%m-%dT%H:%M:%SZ), rev $rev, $(nproc) CPUs)"
+  echo "load: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s, POST /events, distinct eventIds; server thread pool $SERVER_THREADS; loopback"
+  echo
+  printf '%-28s %s\n' "ceiling req/s" "$c_rps   (p50 $(kv "$c" p50_ms) ms, p99 $(kv "$c" p99_ms) ms)"
+  printf '%-28s %s\n' "daemon req/s" "$d_rps"
+  printf '%-28s %s\n' "daemon / ceiling" "$ratio %"
+  printf '%-28s %s\n' "daemon latency p50 / p99" "$(kv "$d" p50_ms) ms / $(kv "$d" p99_ms) ms   (p90 $(kv "$d" p90_ms), max $(kv "$d" max_ms))"
+  printf '%-28s %s\n' "daemon peak RSS (VmHWM)" "$rss_mib MiB"
+  printf '%-28s %s\n' "daemon CPU time" "$cpu_s s"
+  printf '%-28s %s\n' "daemon answers" "$d_req total, $d_ok 2xx, $d_bad non-2xx ($(kv "$d" statuses))"
+  printf '%-28s %s\n' "rows in records vs 2xx" "$rows rows vs $d_ok acknowledged ($((rows - d_ok)) extra)"
+  printf '%-28s %s\n' "daemon exit after SIGTERM" "status $daemon_rc"
+  printf '%-28s %s\n' "daemon log (warn+)" "$log_lines lines"
+  printf '%-28s %s\n' "wrk socket errors ceiling" "$c_errs"
+  printf '%-28s %s\n' "wrk socket errors daemon" "$d_errs"
+  for p in "${problems[@]}"; do echo "$p"; done
+  echo "result: $verdict"
+} | tee "$SUMMARY"
+log "summary written to $SUMMARY (wrk output: $BUILD/bench-wrk-*.txt, daemon log: $BUILD/bench-daemon.log)"
+[ "$verdict" = ok ] || exit 1
