@@ -22,13 +22,15 @@ IH_MUST_CHECK ih_status jsonutil_parse_strict(const char *buf, size_t len, json_
                                               struct jsonutil_error *err);
 
 /* Canonical form for hashing: keys sorted by byte order, no insignificant white space.
- * Caller owns *out (free()). */
-IH_MUST_CHECK ih_status jsonutil_canonical(const json_t *v, char **out, size_t *out_len);
+ * hint: the expected length (e.g. the length of the text v was parsed from; 0 if
+ * unknown) to size the buffer in one go. Caller owns *out (free()). */
+IH_MUST_CHECK ih_status jsonutil_canonical(const json_t *v, size_t hint, char **out, size_t *out_len);
 
 /* SHA-256 of the canonical form; also returns that form when text is non-NULL
  * (caller owns *text). */
-IH_MUST_CHECK ih_status jsonutil_canonical_hash(const json_t *v, unsigned char hash[CRYPTO_SHA256_LEN],
-                                                char **text, size_t *text_len);
+IH_MUST_CHECK ih_status jsonutil_canonical_hash(const json_t *v, size_t hint,
+                                                unsigned char hash[CRYPTO_SHA256_LEN], char **text,
+                                                size_t *text_len);
 
 /* Appends s to buf as a JSON string literal body (no quotes), escaping as needed.
  * Returns the number of bytes it would need; writes at most cap-1 and NUL-terminates. */

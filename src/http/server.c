@@ -386,7 +386,7 @@ ih_status server_start(struct app *app, const struct route *routes, size_t nrout
                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->connection_limit,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
-                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                               MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                               MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,

@@ -81,22 +81,44 @@ ih_status jsonutil_parse_strict(const char *buf, size_t len, json_t **out, struc
     return IH_OK;
 }
 
-ih_status jsonutil_canonical(const json_t *v, char **out, size_t *out_len)
+ih_status jsonutil_canonical(const json_t *v, size_t hint, char **out, size_t *out_len)
 {
-    char *s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
-    if (!s)
+    const size_t flags = JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17);
+    /* One buffer sized from the hint (the compact form is rarely longer than the text
+     * it was parsed from); a second pass only when it was too small. */
+    size_t cap = hint + 64;
+    char *buf = malloc(cap);
+    if (!buf)
         return IH_ENOMEM;
-    *out = s;
-    *out_len = strlen(s);
+    size_t n = json_dumpb(v, buf, cap - 1, flags);
+    if (n == 0) {
+        free(buf);
+        return IH_ENOMEM;
+    }
+    if (n > cap - 1) {
+        char *nb = realloc(buf, n + 1);
+        if (!nb) {
+            free(buf);
+            return IH_ENOMEM;
+        }
+        buf = nb;
+        if (json_dumpb(v, buf, n, flags) != n) {
+            free(buf);
+            return IH_ENOMEM;
+        }
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *out_len = n;
     return IH_OK;
 }
 
-ih_status jsonutil_canonical_hash(const json_t *v, unsigned char hash[CRYPTO_SHA256_LEN], char **text,
+ih_status jsonutil_canonical_hash(const json_t *v, size_t hint, unsigned char hash[CRYPTO_SHA256_LEN], char **text,
                                   size_t *text_len)
 {
     char *s;
     size_t n;
-    ih_status rc = jsonutil_canonical(v, &s, &n);
+    ih_status rc = jsonutil_canonical(v, hint, &s, &n);
     if (rc != IH_OK)
         return rc;
     crypto_sha256(s, n, hash);

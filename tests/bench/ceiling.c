@@ -108,7 +108,7 @@ int main(int argc, char **argv)
                                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
                                             MHD_OPTION_CONNECTION_LIMIT, 1024u,
                                             MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
                                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                                             MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
                                             MHD_OPTION_END);
