@@ -223,7 +223,8 @@ static ih_status load_file(struct config *c, const char *file, char *err, size_t
     while (rc == IH_OK && fgets(line, sizeof(line), f)) {
         ln++;
         snprintf(where, sizeof(where), "line %u of %s", ln, file);
-        if (!strchr(line, '\n') && !feof(f)) {
+        int next;
+        if (!strchr(line, '\n') && (next = getc(f)) != EOF) {
             snprintf(err, errlen, "%s: line longer than %zu bytes", where, sizeof(line) - 1);
             rc = IH_EINVAL;
             break;

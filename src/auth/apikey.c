@@ -45,6 +45,10 @@ ih_status apikey_parse(const char *name, const char *value, struct apikey *out, 
         snprintf(err, errlen, "unknown scope '%s'", bad);
         return IH_EINVAL;
     }
+    if (out->scopes == 0) {
+        snprintf(err, errlen, "no scopes after the hash");
+        return IH_EINVAL;
+    }
     return IH_OK;
 }
 

@@ -27,7 +27,8 @@ static void path_append(struct check_ctx *ctx, const char *s, size_t n, bool esc
         const char *rep = !escape ? NULL : s[i] == '~' ? "~0" : s[i] == '/' ? "~1" : NULL;
         size_t rl = rep ? 2 : 1;
         if (ctx->path_len + rl + 4 >= CHECK_POINTER_MAX) {
-            if (ctx->path_len + 3 < CHECK_POINTER_MAX) {
+            bool cut = ctx->path_len >= 3 && memcmp(ctx->path + ctx->path_len - 3, "...", 3) == 0;
+            if (!cut && ctx->path_len + 3 < CHECK_POINTER_MAX) {
                 memcpy(ctx->path + ctx->path_len, "...", 3);
                 ctx->path_len += 3;
             }

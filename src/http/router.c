@@ -53,6 +53,8 @@ enum router_result router_match(const struct route *table, size_t n, const char 
             int w = snprintf(allow + al, allowlen - al, "%s%s", al ? ", " : "", table[i].method);
             if (w > 0 && (size_t)w < allowlen - al)
                 al += (size_t)w;
+            else
+                allow[al] = '\0'; /* only whole method names */
         }
         path_known = true;
     }

@@ -1,0 +1,552 @@
+/* Unit tests of configuration loading (include/issuerhook/config.h). */
+#include "testutil.h"
+
+#include <unistd.h>
+
+#include "issuerhook/config.h"
+#include "issuerhook/crypto.h"
+#include "issuerhook/scope.h"
+
+/* ---- helpers ---- */
+
+/* A configuration file with the given text, removed by the test's teardown. */
+struct tmpconf {
+    char path[64];
+};
+
+static int setup_file(void **state)
+{
+    struct tmpconf *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -1;
+    snprintf(t->path, sizeof(t->path), "/tmp/ih-unit-config-XXXXXX");
+    int fd = mkstemp(t->path);
+    if (fd < 0) {
+        free(t);
+        return -1;
+    }
+    close(fd);
+    *state = t;
+    return 0;
+}
+
+static int teardown_file(void **state)
+{
+    struct tmpconf *t = *state;
+    unlink(t->path);
+    free(t);
+    return 0;
+}
+
+/* Writes text to the state's file and returns its path. */
+static const char *conf_file(void **state, const char *text)
+{
+    struct tmpconf *t = *state;
+    FILE *f = fopen(t->path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    fclose(f);
+    return t->path;
+}
+
+static char err[512];
+
+/* Loads file and env and expects success; caller frees with config_free. */
+#define load_ok(file, env) tu_load_ok((file), (env), __FILE__, __LINE__)
+
+static struct config *tu_load_ok(const char *file, char *const *env, const char *srcfile, int line)
+{
+    struct config *c = NULL;
+    err[0] = '\0';
+    ih_status rc = config_load(file, env, &c, err, sizeof(err));
+    if (rc != IH_OK || !c) {
+        print_error("config_load failed (%d): %s\n", (int)rc, err);
+        _fail(srcfile, line);
+    }
+    return c;
+}
+
+/* Loads file and env, expects IH_EINVAL and no configuration, and returns the error. */
+#define load_refused(file, env) tu_load_refused((file), (env), __FILE__, __LINE__)
+
+static const char *tu_load_refused(const char *file, char *const *env, const char *srcfile, int line)
+{
+    struct config *c = (struct config *)0x1;
+    err[0] = '\0';
+    ih_status rc = config_load(file, env, &c, err, sizeof(err));
+    if (rc != IH_EINVAL || c != NULL || err[0] == '\0') {
+        print_error("expected IH_EINVAL with a message, got %d \"%s\"\n", (int)rc, err);
+        if (rc == IH_OK)
+            config_free(c);
+        _fail(srcfile, line);
+    }
+    return err;
+}
+
+/* Loads just one environment variable KEY=VALUE. */
+static struct config *load_env1_ok(const char *kv)
+{
+    char *env[] = {(char *)kv, NULL};
+    return load_ok(NULL, env);
+}
+
+static const char *load_env1_refused(const char *kv)
+{
+    char *env[] = {(char *)kv, NULL};
+    return load_refused(NULL, env);
+}
+
+/* "sha256:<hex of SHA-256(secret)>" into buf. */
+static void hashed(const char *secret, char *buf, size_t len)
+{
+    unsigned char h[CRYPTO_SHA256_LEN];
+    char hex[2 * CRYPTO_SHA256_LEN + 1];
+    crypto_sha256(secret, strlen(secret), h);
+    crypto_hex(h, sizeof(h), hex);
+    snprintf(buf, len, "sha256:%s", hex);
+}
+
+/* ---- defaults ---- */
+
+static void test_defaults_without_file_or_env(void **state)
+{
+    (void)state;
+    struct config *c = load_ok(NULL, NULL);
+    assert_string_equal(c->listen_host, "127.0.0.1");
+    assert_int_equal(c->listen_port, 8080);
+    assert_int_equal(c->max_body, 2u << 20);
+    assert_string_equal(c->auth_header, "X-API-Key");
+    assert_string_equal(c->db_path, "./var/issuerhook.db");
+    assert_int_equal(c->log_level, LOG_INFO);
+    assert_true(c->log_json);
+    assert_int_equal(c->threads, 4);
+    assert_true(c->health_public);
+    assert_true(c->metrics_public);
+    assert_int_equal(c->db_max_bytes, 0);
+    assert_true(c->disk_fail_bytes <= c->disk_warn_bytes);
+    assert_int_equal(c->keys.n, 0);
+    config_free(c);
+
+    /* an empty environment is the same as none */
+    char *env[] = {NULL};
+    c = load_ok(NULL, env);
+    assert_int_equal(c->listen_port, 8080);
+    config_free(c);
+
+    config_free(NULL); /* accepts NULL */
+}
+
+/* ---- the file ---- */
+
+static void test_file_key_value_lines(void **state)
+{
+    const char *path = conf_file(state,
+                                 "# issuerhook configuration\n"
+                                 "\n"
+                                 "   \n"
+                                 "  # an indented comment\n"
+                                 "export ISSUERHOOK_LISTEN=0.0.0.0:9000\n"
+                                 "ISSUERHOOK_AUTH_HEADER=\"X-Issuer-Key\"\n"
+                                 "ISSUERHOOK_DB='/var/lib/issuerhook/ih.db'\n"
+                                 "ISSUERHOOK_MAX_BODY = 512KiB  \n"
+                                 "ISSUERHOOK_THREADS=8\r\n"
+                                 "\tISSUERHOOK_HEALTH_PUBLIC=false\n"
+                                 "ISSUERHOOK_LOG_LEVEL=debug\n"
+                                 "ISSUERHOOK_LOG_FORMAT=text"); /* no final newline */
+    struct config *c = load_ok(path, NULL);
+    assert_string_equal(c->listen_host, "0.0.0.0");
+    assert_int_equal(c->listen_port, 9000);
+    assert_string_equal(c->auth_header, "X-Issuer-Key");
+    assert_string_equal(c->db_path, "/var/lib/issuerhook/ih.db");
+    assert_int_equal(c->max_body, 512 * 1024);
+    assert_int_equal(c->threads, 8);
+    assert_false(c->health_public);
+    assert_true(c->metrics_public); /* untouched keys keep their default */
+    assert_int_equal(c->log_level, LOG_DEBUG);
+    assert_false(c->log_json);
+    config_free(c);
+}
+
+static void test_file_ignores_other_variables(void **state)
+{
+    const char *path = conf_file(state,
+                                 "PATH=/usr/bin\n"
+                                 "DATABASE_URL=postgres://x\n"
+                                 "export LANG=C.UTF-8\n"
+                                 "ISSUERHOOK_THREADS=2\n");
+    struct config *c = load_ok(path, NULL);
+    assert_int_equal(c->threads, 2);
+    config_free(c);
+}
+
+static void test_file_bad_value_names_key_and_line(void **state)
+{
+    const char *path = conf_file(state,
+                                 "# comment\n"
+                                 "ISSUERHOOK_THREADS=2\n"
+                                 "ISSUERHOOK_MAX_BODY=lots\n"
+                                 "ISSUERHOOK_LISTEN=nonsense\n");
+    const char *e = load_refused(path, NULL);
+    assert_contains(e, "ISSUERHOOK_MAX_BODY");
+    assert_contains(e, "line 3");
+    assert_contains(e, path);
+}
+
+static void test_file_line_without_equals_refused(void **state)
+{
+    const char *path = conf_file(state, "ISSUERHOOK_THREADS=2\nISSUERHOOK_THREADS\n");
+    assert_contains(load_refused(path, NULL), "line 2");
+}
+
+/* The longest line there is room for (4095 bytes) is fine as the file's last line
+ * without a newline; one byte more is refused, naming the line. */
+static void test_file_longest_line(void **state)
+{
+    char text[4200];
+    int n = snprintf(text, sizeof(text), "ISSUERHOOK_THREADS=2\n#");
+    memset(text + n, 'c', 4094);
+    text[n + 4094] = '\0';
+    config_free(load_ok(conf_file(state, text), NULL));
+    text[n + 4094] = 'c';
+    text[n + 4095] = '\0';
+    assert_contains(load_refused(conf_file(state, text), NULL), "line 2");
+}
+
+static void test_file_unknown_key_refused(void **state)
+{
+    const char *path = conf_file(state, "ISSUERHOOK_THREADS=2\nISSUERHOOK_THREAD=3\n");
+    const char *e = load_refused(path, NULL);
+    assert_contains(e, "ISSUERHOOK_THREAD");
+    assert_contains(e, "line 2");
+    assert_contains(e, "unknown");
+}
+
+static void test_missing_file_refused(void **state)
+{
+    (void)state;
+    struct config *c = (struct config *)0x1;
+    ih_status rc = config_load("/nonexistent/issuerhook.env", NULL, &c, err, sizeof(err));
+    assert_int_equal(rc, IH_EIO);
+    assert_null(c);
+    assert_contains(err, "/nonexistent/issuerhook.env");
+}
+
+/* ---- the environment ---- */
+
+static void test_environment_wins_over_file(void **state)
+{
+    const char *path = conf_file(state,
+                                 "ISSUERHOOK_LISTEN=0.0.0.0:9000\n"
+                                 "ISSUERHOOK_THREADS=8\n");
+    char *env[] = {"ISSUERHOOK_LISTEN=127.0.0.1:7000", "HOME=/root", NULL};
+    struct config *c = load_ok(path, env);
+    assert_string_equal(c->listen_host, "127.0.0.1");
+    assert_int_equal(c->listen_port, 7000);
+    assert_int_equal(c->threads, 8); /* set only in the file */
+    config_free(c);
+}
+
+static void test_env_bad_value_names_key(void **state)
+{
+    (void)state;
+    const char *e = load_env1_refused("ISSUERHOOK_MAX_BODY=abc");
+    assert_contains(e, "ISSUERHOOK_MAX_BODY");
+
+    char *env[] = {"ISSUERHOOK_THREADS=4", "ISSUERHOOK_HEALTH_PUBLIC=maybe", NULL};
+    assert_contains(load_refused(NULL, env), "ISSUERHOOK_HEALTH_PUBLIC");
+}
+
+static void test_env_unknown_key_refused(void **state)
+{
+    (void)state;
+    const char *e = load_env1_refused("ISSUERHOOK_LISTEN_PORT=80");
+    assert_contains(e, "ISSUERHOOK_LISTEN_PORT");
+    assert_contains(e, "unknown");
+    assert_contains(load_env1_refused("ISSUERHOOK_=1"), "ISSUERHOOK_");
+}
+
+static void test_env_other_variables_ignored(void **state)
+{
+    (void)state;
+    char *env[] = {"PATH=/usr/bin:/bin", "HOME=/root", "MAX_BODY=abc", "ISSUERHOOKX=1", "NO_EQUALS_SIGN",
+                   "=weird", "ISSUERHOOK_THREADS=3", NULL};
+    struct config *c = load_ok(NULL, env);
+    assert_int_equal(c->threads, 3);
+    config_free(c);
+}
+
+/* ---- value types ---- */
+
+static void test_sizes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *kv;
+        uint64_t want;
+    } ok[] = {
+        {"ISSUERHOOK_MAX_BODY=65536", 65536},
+        {"ISSUERHOOK_MAX_BODY=64KiB", 64 * 1024},
+        {"ISSUERHOOK_MAX_BODY=3MiB", 3u << 20},
+        {"ISSUERHOOK_MAX_BODY=1024", 1024},    /* the minimum */
+        {"ISSUERHOOK_MAX_BODY=64MiB", 64u << 20}, /* the maximum */
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct config *c = load_env1_ok(ok[i].kv);
+        assert_int_equal(c->max_body, ok[i].want);
+        config_free(c);
+    }
+
+    struct config *c = load_env1_ok("ISSUERHOOK_DB_MAX_BYTES=2GiB");
+    assert_int_equal(c->db_max_bytes, 2ull << 30);
+    config_free(c);
+
+    static const char *const bad[] = {
+        "ISSUERHOOK_MAX_BODY=",          "ISSUERHOOK_MAX_BODY=1.5MiB",   "ISSUERHOOK_MAX_BODY=-1",
+        "ISSUERHOOK_MAX_BODY=2 MiB",     "ISSUERHOOK_MAX_BODY=2MB",      "ISSUERHOOK_MAX_BODY=MiB",
+        "ISSUERHOOK_MAX_BODY=1023",      "ISSUERHOOK_MAX_BODY=65MiB",    "ISSUERHOOK_MAX_BODY=0x1000",
+        "ISSUERHOOK_DB_MAX_BYTES=99999999999999999999",
+        "ISSUERHOOK_DB_MAX_BYTES=17179869184GiB", /* overflows 64 bits once shifted */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "%.*s", (int)strcspn(bad[i], "="), bad[i]);
+        assert_contains(load_env1_refused(bad[i]), key);
+    }
+}
+
+static void test_whole_numbers_and_bounds(void **state)
+{
+    (void)state;
+    struct config *c = load_env1_ok("ISSUERHOOK_THREADS=256");
+    assert_int_equal(c->threads, 256);
+    config_free(c);
+    c = load_env1_ok("ISSUERHOOK_SHUTDOWN_GRACE=0");
+    assert_int_equal(c->shutdown_grace_s, 0);
+    config_free(c);
+
+    assert_contains(load_env1_refused("ISSUERHOOK_THREADS=0"), "ISSUERHOOK_THREADS");
+    assert_contains(load_env1_refused("ISSUERHOOK_THREADS=257"), "ISSUERHOOK_THREADS");
+    assert_contains(load_env1_refused("ISSUERHOOK_THREADS=+4"), "ISSUERHOOK_THREADS");
+    assert_contains(load_env1_refused("ISSUERHOOK_THREADS=4x"), "ISSUERHOOK_THREADS");
+    assert_contains(load_env1_refused("ISSUERHOOK_THREADS=4294967300"), "ISSUERHOOK_THREADS");
+}
+
+static void test_booleans_levels_and_formats(void **state)
+{
+    (void)state;
+    struct config *c = load_env1_ok("ISSUERHOOK_METRICS_PUBLIC=no");
+    assert_false(c->metrics_public);
+    config_free(c);
+    c = load_env1_ok("ISSUERHOOK_METRICS_PUBLIC=0");
+    assert_false(c->metrics_public);
+    config_free(c);
+    c = load_env1_ok("ISSUERHOOK_LOG_LEVEL=error");
+    assert_int_equal(c->log_level, LOG_ERROR);
+    config_free(c);
+
+    assert_contains(load_env1_refused("ISSUERHOOK_METRICS_PUBLIC=off"), "ISSUERHOOK_METRICS_PUBLIC");
+    assert_contains(load_env1_refused("ISSUERHOOK_LOG_LEVEL=verbose"), "ISSUERHOOK_LOG_LEVEL");
+    assert_contains(load_env1_refused("ISSUERHOOK_LOG_FORMAT=xml"), "ISSUERHOOK_LOG_FORMAT");
+}
+
+static void test_listen(void **state)
+{
+    (void)state;
+    struct config *c = load_env1_ok("ISSUERHOOK_LISTEN=0.0.0.0:443");
+    assert_string_equal(c->listen_host, "0.0.0.0");
+    assert_int_equal(c->listen_port, 443);
+    config_free(c);
+    c = load_env1_ok("ISSUERHOOK_LISTEN=localhost:65535");
+    assert_string_equal(c->listen_host, "localhost");
+    assert_int_equal(c->listen_port, 65535);
+    config_free(c);
+
+    static const char *const bad[] = {
+        "ISSUERHOOK_LISTEN=localhost",  "ISSUERHOOK_LISTEN=127.0.0.1", "ISSUERHOOK_LISTEN=localhost:",
+        "ISSUERHOOK_LISTEN=:8080",      "ISSUERHOOK_LISTEN=h:65536",   "ISSUERHOOK_LISTEN=h:80x",
+        "ISSUERHOOK_LISTEN=h:-1",       "ISSUERHOOK_LISTEN=",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_contains(load_env1_refused(bad[i]), "ISSUERHOOK_LISTEN");
+}
+
+static void test_strings_have_bounds(void **state)
+{
+    (void)state;
+    assert_contains(load_env1_refused("ISSUERHOOK_AUTH_HEADER="), "ISSUERHOOK_AUTH_HEADER");
+    char kv[200];
+    snprintf(kv, sizeof(kv), "ISSUERHOOK_AUTH_HEADER=%0100d", 0); /* 100 characters > 63 */
+    assert_contains(load_env1_refused(kv), "ISSUERHOOK_AUTH_HEADER");
+}
+
+static void test_disk_fail_above_warn_refused(void **state)
+{
+    (void)state;
+    char *env[] = {"ISSUERHOOK_DISK_WARN=100MiB", "ISSUERHOOK_DISK_FAIL=200MiB", NULL};
+    assert_contains(load_refused(NULL, env), "ISSUERHOOK_DISK_FAIL");
+}
+
+/* ---- API keys ---- */
+
+static void test_api_keys_from_env(void **state)
+{
+    (void)state;
+    char h1[80], h2[80], kv1[200], kv2[200];
+    hashed("secret-one", h1, sizeof(h1));
+    hashed("secret-two", h2, sizeof(h2));
+    snprintf(kv1, sizeof(kv1), "ISSUERHOOK_API_KEY_AMIKO=%s amiko:events,amiko:bookings", h1);
+    snprintf(kv2, sizeof(kv2), "ISSUERHOOK_API_KEY_LEDGER=%s ledger:read", h2);
+    char *env[] = {kv1, kv2, NULL};
+    struct config *c = load_ok(NULL, env);
+    assert_int_equal(c->keys.n, 2);
+
+    const struct apikey *k = apikey_find(&c->keys, "secret-one", strlen("secret-one"));
+    assert_non_null(k);
+    assert_string_equal(k->name, "AMIKO");
+    assert_int_equal(k->scopes, SCOPE_AMIKO_EVENTS | SCOPE_AMIKO_BOOKINGS);
+    k = apikey_find(&c->keys, "secret-two", strlen("secret-two"));
+    assert_non_null(k);
+    assert_string_equal(k->name, "LEDGER");
+    assert_int_equal(k->scopes, SCOPE_LEDGER_READ);
+    config_free(c);
+}
+
+static void test_api_key_env_replaces_file_key_of_same_name(void **state)
+{
+    char h1[80], h2[80], line[200], kv[200];
+    hashed("old-secret", h1, sizeof(h1));
+    hashed("new-secret", h2, sizeof(h2));
+    snprintf(line, sizeof(line), "ISSUERHOOK_API_KEY_AMIKO=\"%s amiko:events\"\n", h1);
+    snprintf(kv, sizeof(kv), "ISSUERHOOK_API_KEY_AMIKO=%s amiko:bookings", h2);
+    const char *path = conf_file(state, line);
+    char *env[] = {kv, NULL};
+    struct config *c = load_ok(path, env);
+    assert_int_equal(c->keys.n, 1);
+    assert_null(apikey_find(&c->keys, "old-secret", strlen("old-secret")));
+    const struct apikey *k = apikey_find(&c->keys, "new-secret", strlen("new-secret"));
+    assert_non_null(k);
+    assert_int_equal(k->scopes, SCOPE_AMIKO_BOOKINGS);
+    config_free(c);
+}
+
+static void test_api_key_unknown_scope_refused(void **state)
+{
+    (void)state;
+    char h[80], kv[200];
+    hashed("secret", h, sizeof(h));
+    snprintf(kv, sizeof(kv), "ISSUERHOOK_API_KEY_AMIKO=%s amiko:events,admin:all", h);
+    const char *e = load_env1_refused(kv);
+    assert_contains(e, "ISSUERHOOK_API_KEY_AMIKO");
+    assert_contains(e, "admin:all");
+    assert_not_contains(e, h + 7); /* the hash is not echoed */
+}
+
+static void test_api_key_bad_hash_refused(void **state)
+{
+    (void)state;
+    const char *e = load_env1_refused("ISSUERHOOK_API_KEY_AMIKO=plaintext-secret amiko:events");
+    assert_contains(e, "ISSUERHOOK_API_KEY_AMIKO");
+    assert_not_contains(e, "plaintext-secret");
+}
+
+/* ---- the reference ---- */
+
+static const char *const all_keys[] = {
+    "LISTEN",  "DB",          "MAX_BODY",       "AUTH_HEADER", "LOG_LEVEL",      "LOG_FORMAT",
+    "THREADS", "CONNECTION_LIMIT", "CONNECTION_TIMEOUT", "BUSY_TIMEOUT_MS", "BATCH_MAX",
+    "QUEUE_MAX", "RETRY_AFTER", "HEALTH_PUBLIC", "METRICS_PUBLIC", "DISK_WARN", "DISK_FAIL",
+    "SHUTDOWN_GRACE", "DB_MAX_BYTES",
+};
+
+static char *reference_text(void)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    config_print_reference(f);
+    long n = ftell(f);
+    assert_true(n > 0);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_reference_lists_every_key(void **state)
+{
+    (void)state;
+    char *ref = reference_text();
+    for (size_t i = 0; i < sizeof(all_keys) / sizeof(all_keys[0]); i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "`ISSUERHOOK_%s`", all_keys[i]);
+        assert_contains(ref, want);
+    }
+    assert_contains(ref, "ISSUERHOOK_API_KEY_<NAME>");
+    assert_contains(ref, "`2MiB`");
+    assert_contains(ref, "`127.0.0.1:8080`");
+    free(ref);
+}
+
+/* Each row's printed default is a value config_load accepts for that key: the
+ * reference and the parser agree. */
+static void test_reference_defaults_are_accepted(void **state)
+{
+    (void)state;
+    char *ref = reference_text();
+    size_t rows = 0;
+    /* rows look like: | `ISSUERHOOK_LISTEN` | `127.0.0.1:8080` | meaning | */
+    for (char *line = ref; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        char *key = line + 2, *kend = NULL, *def = NULL, *dend = NULL;
+        if (strncmp(line, "| `ISSUERHOOK_", 14) == 0 && (kend = strchr(key + 1, '`')) != NULL &&
+            strncmp(kend, "` | `", 5) == 0 && (dend = strchr(kend + 5, '`')) != NULL) {
+            def = kend + 5;
+            char kv[200];
+            snprintf(kv, sizeof(kv), "%.*s=%.*s", (int)(kend - key - 1), key + 1, (int)(dend - def), def);
+            if (!strstr(kv, "<NAME>")) {
+                struct config *c = load_env1_ok(kv);
+                config_free(c);
+                rows++;
+            }
+        }
+        line = next;
+    }
+    free(ref);
+    assert_int_equal(rows, sizeof(all_keys) / sizeof(all_keys[0]));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_without_file_or_env),
+        cmocka_unit_test_setup_teardown(test_file_key_value_lines, setup_file, teardown_file),
+        cmocka_unit_test_setup_teardown(test_file_ignores_other_variables, setup_file, teardown_file),
+        cmocka_unit_test_setup_teardown(test_file_bad_value_names_key_and_line, setup_file, teardown_file),
+        cmocka_unit_test_setup_teardown(test_file_line_without_equals_refused, setup_file, teardown_file),
+        cmocka_unit_test_setup_teardown(test_file_longest_line, setup_file, teardown_file),
+        cmocka_unit_test_setup_teardown(test_file_unknown_key_refused, setup_file, teardown_file),
+        cmocka_unit_test(test_missing_file_refused),
+        cmocka_unit_test_setup_teardown(test_environment_wins_over_file, setup_file, teardown_file),
+        cmocka_unit_test(test_env_bad_value_names_key),
+        cmocka_unit_test(test_env_unknown_key_refused),
+        cmocka_unit_test(test_env_other_variables_ignored),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_whole_numbers_and_bounds),
+        cmocka_unit_test(test_booleans_levels_and_formats),
+        cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_strings_have_bounds),
+        cmocka_unit_test(test_disk_fail_above_warn_refused),
+        cmocka_unit_test(test_api_keys_from_env),
+        cmocka_unit_test_setup_teardown(test_api_key_env_replaces_file_key_of_same_name, setup_file,
+                                        teardown_file),
+        cmocka_unit_test(test_api_key_unknown_scope_refused),
+        cmocka_unit_test(test_api_key_bad_hash_refused),
+        cmocka_unit_test(test_reference_lists_every_key),
+        cmocka_unit_test(test_reference_defaults_are_accepted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
