@@ -93,11 +93,45 @@ static void test_full_database_503_and_nothing_half_written(void **state)
     daemon_cleanup(&d);
 }
 
+static const char *health_status(struct daemon *d, long *code)
+{
+    static char st[16];
+    struct http_resp r;
+    assert_true(http_get(d, "/health", NULL, &r));
+    *code = r.status;
+    const char *p = strstr(r.body, "\"status\":\"");
+    assert_non_null(p);
+    snprintf(st, sizeof(st), "%.4s", p + 10);
+    assert_non_null(strstr(r.body, "\"disk:free\""));
+    http_resp_free(&r);
+    return st;
+}
+
+/* Free disk under the thresholds: warn answers 200, fail answers 503. */
+static void test_health_warn_and_fail(void **state)
+{
+    (void)state;
+    long code;
+    struct daemon w = {.extra_env = {"ISSUERHOOK_DISK_WARN=1000000GiB", NULL}};
+    assert_true(daemon_start(&w));
+    assert_string_equal(health_status(&w, &code), "warn");
+    assert_int_equal(code, 200);
+    assert_int_equal(daemon_stop(&w, SIGTERM), 0);
+    daemon_cleanup(&w);
+    struct daemon f = {.extra_env = {"ISSUERHOOK_DISK_WARN=1000000GiB", "ISSUERHOOK_DISK_FAIL=1000000GiB", NULL}};
+    assert_true(daemon_start(&f));
+    assert_string_equal(health_status(&f, &code), "fail");
+    assert_int_equal(code, 503);
+    assert_int_equal(daemon_stop(&f, SIGTERM), 0);
+    daemon_cleanup(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_locked_database_503_then_recovers),
         cmocka_unit_test(test_full_database_503_and_nothing_half_written),
+        cmocka_unit_test(test_health_warn_and_fail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
