@@ -304,6 +304,26 @@ char *amiko_event(const char *event_id, const char *type)
     return s;
 }
 
+long post_event(const struct daemon *d, const char *const *headers, const char *id, struct http_resp *keep)
+{
+    char fresh[37];
+    if (!id) {
+        test_uuid(fresh);
+        id = fresh;
+    }
+    char *body = amiko_event(id, "case_created");
+    struct http_resp r;
+    long st = body && http_post(d, "/events", headers, body, strlen(body), &r) ? r.status : -1;
+    free(body);
+    if (st < 0)
+        memset(&r, 0, sizeof(r));
+    if (keep)
+        *keep = r;
+    else
+        http_resp_free(&r);
+    return st;
+}
+
 void test_uuid(char *buf)
 {
     if (crypto_uuid4(buf) != IH_OK)

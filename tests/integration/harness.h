@@ -55,6 +55,10 @@ double metric_value(const struct daemon *d, const char *sample);
 
 /* An Amiko event body with this eventId (caller frees). */
 char *amiko_event(const char *event_id, const char *type);
+/* POSTs a case_created event with eventId id (a fresh one when id is NULL) to
+ * /events with headers; returns the status (-1: no answer). keep (may be NULL)
+ * receives the answer, which the caller then frees. */
+long post_event(const struct daemon *d, const char *const *headers, const char *id, struct http_resp *keep);
 /* A fresh random UUID into buf (37 bytes). */
 void test_uuid(char *buf);
 

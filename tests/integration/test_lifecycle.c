@@ -90,16 +90,10 @@ static void test_keygen_key_works(void **state)
 
     struct daemon d = {.extra_env = {line, NULL}};
     assert_true(daemon_start(&d));
-    char hdr[200], id[37];
+    char hdr[200];
     snprintf(hdr, sizeof(hdr), "X-API-Key: %s", key);
     const char *h[] = {"Content-Type: application/json", "tracing-id: kg", hdr, NULL};
-    test_uuid(id);
-    char *body = amiko_event(id, "case_created");
-    struct http_resp r;
-    assert_true(http_post(&d, "/events", h, body, strlen(body), &r));
-    assert_int_equal(r.status, 200);
-    http_resp_free(&r);
-    free(body);
+    assert_int_equal(post_event(&d, h, NULL, NULL), 200);
     /* the log names the caller, never its key */
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     FILE *f = fopen(d.log, "r");
@@ -121,16 +115,8 @@ static void test_sigterm_exits_zero_and_keeps_data(void **state)
     struct daemon d = {0};
     assert_true(daemon_start(&d));
     const char *h[] = {"Content-Type: application/json", "X-API-Key: " KEY_FULL, "tracing-id: t", NULL};
-    for (int i = 0; i < 20; i++) {
-        char id[37];
-        test_uuid(id);
-        char *body = amiko_event(id, "case_created");
-        struct http_resp r;
-        assert_true(http_post(&d, "/events", h, body, strlen(body), &r));
-        assert_int_equal(r.status, 200);
-        http_resp_free(&r);
-        free(body);
-    }
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(post_event(&d, h, NULL, NULL), 200);
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 20);
     /* and it starts again on the same database */

@@ -17,19 +17,6 @@
 static const char *const AMIKO[] = {"Content-Type: application/json", "X-API-Key: " KEY_FULL,
                                     "tracing-id: faults", NULL};
 
-static long post_event(struct daemon *d, const char *id, struct http_resp *keep)
-{
-    char *body = amiko_event(id, "case_created");
-    struct http_resp r;
-    long st = http_post(d, "/events", AMIKO, body, strlen(body), &r) ? r.status : -1;
-    free(body);
-    if (keep)
-        *keep = r;
-    else
-        http_resp_free(&r);
-    return st;
-}
-
 static void test_locked_database_503_then_recovers(void **state)
 {
     (void)state;
@@ -42,7 +29,7 @@ static void test_locked_database_503_then_recovers(void **state)
     assert_int_equal(sqlite3_open(d.db, &other), SQLITE_OK);
     assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     struct http_resp r;
-    assert_int_equal(post_event(&d, id, &r), 503);
+    assert_int_equal(post_event(&d, AMIKO, id, &r), 503);
     assert_string_equal(r.retry_after, "2");
     assert_non_null(strstr(r.body, "\"error\""));
     http_resp_free(&r);
@@ -51,8 +38,8 @@ static void test_locked_database_503_then_recovers(void **state)
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM records WHERE idem_key='%s'", id);
     assert_int_equal(db_scalar(&d, sql), 0);
     /* the store is back: the caller's retry is stored, once */
-    assert_int_equal(post_event(&d, id, NULL), 200);
-    assert_int_equal(post_event(&d, id, NULL), 200);
+    assert_int_equal(post_event(&d, AMIKO, id, NULL), 200);
+    assert_int_equal(post_event(&d, AMIKO, id, NULL), 200);
     assert_int_equal(db_scalar(&d, sql), 1);
     assert_true(metric_value(&d, "issuerhook_store_errors_total{kind=\"busy\"}") >= 1);
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
@@ -69,7 +56,7 @@ static void test_full_database_503_and_nothing_half_written(void **state)
         char id[37];
         test_uuid(id);
         struct http_resp r;
-        long st = post_event(&d, id, &r);
+        long st = post_event(&d, AMIKO, id, &r);
         if (st == 200) {
             acked++;
         } else {
