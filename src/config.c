@@ -52,6 +52,22 @@ static const struct centry table[] = {
      "seconds SIGTERM waits for in-flight requests before exiting"},
     {"DB_MAX_BYTES", C_SIZE, F(db_max_bytes), 0, 0, UINT64_MAX, "0",
      "cap on the database size (0: none); writes past it answer 503"},
+    {"AMIKO_CALLBACK_URL", C_STR, F(callback_url), S(callback_url), 0, 0, "",
+     "Booking Status Callback URL template with `{amikoBookingId}`; empty: callbacks wait in the outbox"},
+    {"AMIKO_CALLBACK_AUTH", C_STR, F(callback_auth), S(callback_auth), 0, 0, "",
+     "one header line sent with every callback, e.g. `X-API-Key: ...` (a secret: never logged)"},
+    {"CALLBACK_CA_FILE", C_STR, F(callback_ca_file), S(callback_ca_file), 0, 0, "",
+     "CA bundle to verify the callback server's TLS certificate (empty: the system's)"},
+    {"CALLBACK_TIMEOUT_MS", C_UINT, F(callback_timeout_ms), 0, 100, 300000, "10000", "whole-attempt timeout"},
+    {"CALLBACK_CONNECT_TIMEOUT_MS", C_UINT, F(callback_connect_timeout_ms), 0, 100, 60000, "3000",
+     "connection timeout of an attempt"},
+    {"CALLBACK_MAX_ATTEMPTS", C_UINT, F(callback_max_attempts), 0, 1, 1000, "12",
+     "attempts before a callback is parked as dead"},
+    {"CALLBACK_BACKOFF_MS", C_UINT, F(callback_backoff_ms), 0, 10, 3600000, "1000",
+     "delay after the first failure; doubled after each, with jitter"},
+    {"CALLBACK_BACKOFF_MAX_MS", C_UINT, F(callback_backoff_max_ms), 0, 10, 86400000, "600000",
+     "longest delay between two attempts"},
+    {"CALLBACK_CONCURRENCY", C_UINT, F(callback_concurrency), 0, 1, 64, "8", "callbacks sent at once"},
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))
 
@@ -281,6 +297,17 @@ ih_status config_load(const char *file, char *const *env, struct config **out, c
         if ((rc = apply(c, key, eq + 1, "the environment", err, errlen)) != IH_OK)
             goto done;
     }
+    if (c->callback_url[0] && ((strncmp(c->callback_url, "https://", 8) && strncmp(c->callback_url, "http://", 7)) ||
+                               !strstr(c->callback_url, "{amikoBookingId}"))) {
+        snprintf(err, errlen, "%sAMIKO_CALLBACK_URL: must be an http(s) URL containing {amikoBookingId}", PREFIX);
+        rc = IH_EINVAL;
+        goto done;
+    }
+    if (c->callback_auth[0] && !strchr(c->callback_auth, ':')) {
+        snprintf(err, errlen, "%sAMIKO_CALLBACK_AUTH: must be one header line, \"Name: value\"", PREFIX);
+        rc = IH_EINVAL;
+        goto done;
+    }
     if (c->disk_fail_bytes > c->disk_warn_bytes) {
         snprintf(err, errlen, "%sDISK_FAIL: must not be above %sDISK_WARN", PREFIX, PREFIX);
         rc = IH_EINVAL;
@@ -299,6 +326,7 @@ void config_free(struct config *cfg)
     if (!cfg)
         return;
     apikey_set_clear(&cfg->keys);
+    crypto_wipe(cfg, sizeof(*cfg)); /* holds AMIKO_CALLBACK_AUTH */
     free(cfg);
 }
 

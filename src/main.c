@@ -10,12 +10,14 @@
 
 #include "issuerhook/api.h"
 #include "issuerhook/apikey.h"
+#include "issuerhook/callback.h"
 #include "issuerhook/app.h"
 #include "issuerhook/config.h"
 #include "issuerhook/db.h"
 #include "issuerhook/log.h"
 #include "issuerhook/metrics.h"
 #include "issuerhook/migrate.h"
+#include "issuerhook/outbox.h"
 #include "issuerhook/server.h"
 #include "issuerhook/version.h"
 #include "issuerhook/writer.h"
@@ -68,6 +70,12 @@ static double gauge_queue(void *arg)
     return (double)writer_queue_depth(arg);
 }
 
+static double gauge_backlog(void *arg)
+{
+    struct outbox_stats s;
+    return outbox_stats(arg, &s) == IH_OK ? (double)s.pending : -1;
+}
+
 static int64_t mono_ms(void)
 {
     return writer_now_ms();
@@ -79,6 +87,7 @@ static int serve(const char *file)
     struct db *db = NULL;
     struct writer *w = NULL;
     struct server *srv = NULL;
+    struct callback *cb = NULL;
     int ret = load(file, &cfg);
     if (ret)
         return ret;
@@ -102,7 +111,24 @@ static int serve(const char *file)
         goto done;
     }
     metrics_set_gauge("issuerhook_writer_queue_depth", "Writes waiting for the writer thread.", gauge_queue, w);
-    struct app app = {.cfg = cfg, .db = db, .writer = w, .started_ms = (int64_t)time(NULL) * 1000};
+    metrics_set_gauge("issuerhook_callback_backlog", "Booking status callbacks not yet delivered (pending).",
+                      gauge_backlog, db);
+    if (cfg->callback_url[0]) {
+        struct callback_options co = {
+            .url_template = cfg->callback_url, .auth_header = cfg->callback_auth, .ca_file = cfg->callback_ca_file,
+            .timeout_ms = cfg->callback_timeout_ms, .connect_timeout_ms = cfg->callback_connect_timeout_ms,
+            .max_attempts = cfg->callback_max_attempts, .backoff_ms = cfg->callback_backoff_ms,
+            .backoff_max_ms = cfg->callback_backoff_max_ms, .concurrency = cfg->callback_concurrency};
+        if (callback_start(db, w, &co, &cb) != IH_OK) {
+            log_msg(LOG_ERROR, "cannot start the callback dispatcher", NULL);
+            ret = 1;
+            goto done;
+        }
+    } else {
+        log_msg(LOG_WARN, "ISSUERHOOK_AMIKO_CALLBACK_URL is not set: booking status callbacks wait in the outbox",
+                NULL);
+    }
+    struct app app = {.cfg = cfg, .db = db, .writer = w, .callback = cb, .started_ms = (int64_t)time(NULL) * 1000};
     char err[512];
     if (server_start(&app, api_routes, api_routes_count, &srv, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot start the HTTP server", "reason", err, NULL);
@@ -133,12 +159,15 @@ static int serve(const char *file)
     }
     if (server_in_flight(srv) > 0)
         log_msg(LOG_WARN, "grace period over with requests still in flight; they are closed unanswered", NULL);
+    callback_stop(cb); /* before the writer: its last outcomes are recorded first */
+    cb = NULL;
     writer_stop(w); /* commits what is queued; later submits answer 503 */
     server_stop(srv);
     srv = NULL;
     log_msg(LOG_INFO, "stopped", NULL);
 done:
     server_stop(srv);
+    callback_stop(cb);
     writer_free(w);
     db_close(db);
     config_free(cfg);

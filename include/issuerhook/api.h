@@ -13,6 +13,10 @@ extern const size_t api_routes_count;
 /* Handlers */
 void amiko_post_event(struct request *r, struct app *app);
 void amiko_post_domain_event(struct request *r, struct app *app);
+void booking_post(struct request *r, struct app *app);
+void booking_post_result(struct request *r, struct app *app);
+void booking_get(struct request *r, struct app *app);
+void booking_list(struct request *r, struct app *app);
 void health_get(struct request *r, struct app *app);
 void metrics_get_route(struct request *r, struct app *app);
 

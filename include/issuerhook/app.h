@@ -8,11 +8,13 @@
 struct config;
 struct db;
 struct writer;
+struct callback;
 
 struct app {
     const struct config *cfg;
     struct db *db;
     struct writer *writer;
+    struct callback *callback; /* NULL when no callback URL is configured */
     int64_t started_ms; /* wall clock */
 };
 

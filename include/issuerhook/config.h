@@ -33,6 +33,15 @@ struct config {
     uint64_t disk_fail_bytes;
     unsigned shutdown_grace_s;
     uint64_t db_max_bytes;
+    char callback_url[1024];
+    char callback_auth[1024];
+    char callback_ca_file[1024];
+    unsigned callback_timeout_ms;
+    unsigned callback_connect_timeout_ms;
+    unsigned callback_max_attempts;
+    unsigned callback_backoff_ms;
+    unsigned callback_backoff_max_ms;
+    unsigned callback_concurrency;
     struct apikey_set keys; /* owned; from ISSUERHOOK_API_KEY_<NAME> */
 };
 

@@ -3,6 +3,7 @@
 #ifndef ISSUERHOOK_DB_H
 #define ISSUERHOOK_DB_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "issuerhook/status.h"
 

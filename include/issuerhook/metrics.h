@@ -16,6 +16,7 @@ enum metric_counter {
     M_SERIAL_ANOMALIES,    /* {kind} stale | gap */
     M_STORE_ERRORS,        /* {kind} busy | io | nomem | queue_full */
     M_AUTH_FAILURES,       /* {reason} missing | invalid | scope */
+    M_CALLBACKS,           /* {outcome} delivered | retry | dead */
     M_COUNTER_COUNT
 };
 

@@ -17,6 +17,8 @@ const char *request_tracing_id(const struct request *r);
 const char *request_path(const struct request *r);
 /* The i-th {param} of the route pattern, or NULL. */
 const char *request_param(const struct request *r, size_t i);
+/* A query parameter (URL-decoded), or NULL. */
+const char *request_query(const struct request *r, const char *name);
 /* Wall-clock ms when the request arrived. */
 int64_t request_received_ms(const struct request *r);
 /* The authenticated caller's name, or NULL. */

@@ -4,6 +4,11 @@
 const struct route api_routes[] = {
     {"POST", "/events", ACCESS_SCOPED, SCOPE_AMIKO_EVENTS, true, true, DIALECT_AMIKO, amiko_post_event},
     {"POST", "/domain-events", ACCESS_SCOPED, SCOPE_AMIKO_EVENTS, true, true, DIALECT_AMIKO, amiko_post_domain_event},
+    {"POST", "/bookings", ACCESS_SCOPED, SCOPE_AMIKO_BOOKINGS, true, true, DIALECT_AMIKO, booking_post},
+    {"GET", "/bookings", ACCESS_SCOPED, SCOPE_LEDGER_READ, false, false, DIALECT_AMIKO, booking_list},
+    {"GET", "/bookings/{amikoBookingId}", ACCESS_SCOPED, SCOPE_LEDGER_READ, false, false, DIALECT_AMIKO, booking_get},
+    {"POST", "/bookings/{amikoBookingId}/result", ACCESS_SCOPED, SCOPE_LEDGER_WRITE, true, false, DIALECT_AMIKO,
+     booking_post_result},
     {"GET", "/health", ACCESS_HEALTH, 0, false, false, DIALECT_AMIKO, health_get},
     {"GET", "/metrics", ACCESS_METRICS, 0, false, false, DIALECT_APITURE, metrics_get_route},
 };

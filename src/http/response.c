@@ -7,6 +7,7 @@
 
 #include "issuerhook/crypto.h"
 #include "issuerhook/request.h"
+#include "issuerhook/timefmt.h"
 
 static const char JSON[] = "application/json";
 static const char PROBLEM[] = "application/problem+json";
@@ -66,16 +67,6 @@ static char *describe(const char *detail, const struct check_result *v)
     return buf;
 }
 
-static void now_rfc3339(char *out, size_t cap)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
-}
-
 static const char *slug(unsigned status)
 {
     switch (status) {
@@ -96,9 +87,9 @@ static const char *slug(unsigned status)
 static json_t *apiture_problem(struct request *r, unsigned status, const char *summary, const char *detail,
                                const struct check_result *v)
 {
-    char type[96], when[40], id[CRYPTO_UUID_STRLEN + 1];
+    char type[96], when[TIMEFMT_LEN], id[CRYPTO_UUID_STRLEN + 1];
     snprintf(type, sizeof(type), "https://issuerhook.dev/problems/%s", slug(status));
-    now_rfc3339(when, sizeof(when));
+    timefmt_rfc3339_ms(timefmt_now_ms(), when);
     if (crypto_uuid4(id) != IH_OK)
         snprintf(id, sizeof(id), "%s", request_tracing_id(r));
     json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title", summary, "status", (int)status,

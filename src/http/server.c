@@ -79,6 +79,11 @@ const char *request_path(const struct request *r) { return r->path; }
 int64_t request_received_ms(const struct request *r) { return r->received_ms; }
 const char *request_principal(const struct request *r) { return r->principal; }
 
+const char *request_query(const struct request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 const char *request_param(const struct request *r, size_t i)
 {
     return i < r->match.nparams ? r->match.params[i] : NULL;

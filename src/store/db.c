@@ -182,3 +182,14 @@ void txn_cache_clear(struct writer_txn *t)
         sqlite3_finalize(t->cache[i].stmt);
     t->n = 0;
 }
+
+sqlite3 *db_read_acquire(struct db *db)
+{
+    pthread_mutex_lock(&db->rd_lock);
+    return db->rd;
+}
+
+void db_read_release(struct db *db)
+{
+    pthread_mutex_unlock(&db->rd_lock);
+}

@@ -32,6 +32,9 @@ void txn_cache_clear(struct writer_txn *t);
 
 /* SQLite result code -> daemon status. */
 ih_status db_status(int sqlite_rc);
+/* The read connection, held until db_read_release. */
+sqlite3 *db_read_acquire(struct db *db);
+void db_read_release(struct db *db);
 /* Opens a connection with the daemon's pragmas. */
 int db_connect(struct db *db, int flags, sqlite3 **out);
 
