@@ -455,8 +455,27 @@ static const char *const all_keys[] = {
     "LISTEN",  "DB",          "MAX_BODY",       "AUTH_HEADER", "LOG_LEVEL",      "LOG_FORMAT",
     "THREADS", "CONNECTION_LIMIT", "CONNECTION_TIMEOUT", "BUSY_TIMEOUT_MS", "BATCH_MAX",
     "QUEUE_MAX", "RETRY_AFTER", "HEALTH_PUBLIC", "METRICS_PUBLIC", "DISK_WARN", "DISK_FAIL",
-    "SHUTDOWN_GRACE", "DB_MAX_BYTES",
+    "SHUTDOWN_GRACE", "DB_MAX_BYTES", "AMIKO_CALLBACK_URL", "AMIKO_CALLBACK_AUTH", "CALLBACK_CA_FILE",
+    "CALLBACK_TIMEOUT_MS", "CALLBACK_CONNECT_TIMEOUT_MS", "CALLBACK_MAX_ATTEMPTS", "CALLBACK_BACKOFF_MS",
+    "CALLBACK_BACKOFF_MAX_MS", "CALLBACK_CONCURRENCY",
 };
+
+/* The callback URL must be an http(s) template with {amikoBookingId}; the auth one
+ * header line. */
+static void test_callback_settings(void **state)
+{
+    (void)state;
+    struct config *c = load_env1_ok("ISSUERHOOK_AMIKO_CALLBACK_URL=https://edge.example/b/{amikoBookingId}/status");
+    assert_string_equal(c->callback_url, "https://edge.example/b/{amikoBookingId}/status");
+    assert_int_equal(c->callback_max_attempts, 12);
+    config_free(c);
+    assert_contains(load_env1_refused("ISSUERHOOK_AMIKO_CALLBACK_URL=https://edge.example/status"),
+                    "ISSUERHOOK_AMIKO_CALLBACK_URL");
+    assert_contains(load_env1_refused("ISSUERHOOK_AMIKO_CALLBACK_URL=ftp://x/{amikoBookingId}"),
+                    "ISSUERHOOK_AMIKO_CALLBACK_URL");
+    assert_contains(load_env1_refused("ISSUERHOOK_AMIKO_CALLBACK_AUTH=just-a-token"), "ISSUERHOOK_AMIKO_CALLBACK_AUTH");
+    assert_contains(load_env1_refused("ISSUERHOOK_CALLBACK_MAX_ATTEMPTS=0"), "ISSUERHOOK_CALLBACK_MAX_ATTEMPTS");
+}
 
 static char *reference_text(void)
 {
@@ -523,6 +542,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_without_file_or_env),
+        cmocka_unit_test(test_callback_settings),
         cmocka_unit_test_setup_teardown(test_file_key_value_lines, setup_file, teardown_file),
         cmocka_unit_test_setup_teardown(test_file_ignores_other_variables, setup_file, teardown_file),
         cmocka_unit_test_setup_teardown(test_file_bad_value_names_key_and_line, setup_file, teardown_file),
