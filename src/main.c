@@ -1,4 +1,5 @@
 /* issuerhookd: serve (default), migrate, keygen, config-reference, version. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -231,8 +232,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (strcmp(cmd, "serve") == 0)
-        return serve(file);
+    if (strcmp(cmd, "serve") == 0) {
+        /* before any thread: libcurl's global set-up is not thread-safe */
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            fprintf(stderr, "issuerhookd: cannot initialise libcurl\n");
+            return 1;
+        }
+        int rc = serve(file);
+        curl_global_cleanup();
+        return rc;
+    }
     if (strcmp(cmd, "migrate") == 0)
         return migrate(file);
     if (strcmp(cmd, "version") == 0) {

@@ -13,11 +13,14 @@
 #include "issuerhook/config.h"
 #include "issuerhook/db.h"
 #include "issuerhook/metrics.h"
+#include "issuerhook/outbox.h"
+#include "issuerhook/timefmt.h"
 #include "issuerhook/request.h"
 #include "issuerhook/version.h"
 #include "issuerhook/writer.h"
 
 #define WRITER_STALL_MS 10000
+#define CALLBACK_OVERDUE_MS (5 * 60 * 1000)
 
 enum hstatus { H_PASS, H_WARN, H_FAIL };
 static const char *const hnames[] = {"pass", "warn", "fail"};
@@ -73,8 +76,26 @@ void health_get(struct request *r, struct app *app)
     int64_t since = writer_now_ms() - writer_heartbeat_ms(app->writer);
     enum hstatus wr_st = depth > 0 && since > WRITER_STALL_MS ? H_FAIL
                          : depth * 2 > cfg->queue_max ? H_WARN : H_PASS;
-    enum hstatus all[] = {db_st, disk_st, wr_st};
-    for (size_t i = 0; i < 3; i++)
+    /* The callback backlog only warns: failing health would take the receiver out of
+     * the load balancer and stop Amiko's events too. */
+    struct outbox_stats ob;
+    enum hstatus cb_st = H_PASS;
+    const char *cb_out = NULL;
+    if (outbox_stats(app->db, &ob) != IH_OK) {
+        cb_st = H_WARN;
+        cb_out = "cannot read the callback outbox";
+    } else if (ob.dead > 0) {
+        cb_st = H_WARN;
+        cb_out = "callbacks parked as dead: see GET /bookings/{id} and the log";
+    } else if (ob.pending > 0 && !cfg->callback_url[0]) {
+        cb_st = H_WARN;
+        cb_out = "callbacks wait: ISSUERHOOK_AMIKO_CALLBACK_URL is not set";
+    } else if (ob.pending > 0 && ob.next_due >= 0 && timefmt_now_ms() - ob.next_due > CALLBACK_OVERDUE_MS) {
+        cb_st = H_WARN;
+        cb_out = "callbacks overdue by more than 5 minutes";
+    }
+    enum hstatus all[] = {db_st, disk_st, wr_st, cb_st};
+    for (size_t i = 0; i < 4; i++)
         if (all[i] > overall)
             overall = all[i];
 
@@ -89,6 +110,9 @@ void health_get(struct request *r, struct app *app)
     json_object_set_new(checks, "writer:queue",
                         check_entry("component", (double)depth, "jobs", wr_st, when,
                                     wr_st == H_FAIL ? "the writer has not made progress" : NULL));
+    json_t *cb = check_entry("component", (double)ob.pending, "callbacks", cb_st, when, cb_out);
+    json_object_set_new(json_array_get(cb, 0), "dead", json_integer(ob.dead));
+    json_object_set_new(checks, "callback:backlog", cb);
     json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:o}", "status", hnames[overall], "version", "1", "releaseId",
                              ISSUERHOOK_VERSION, "serviceId", "issuerhookd", "checks", checks);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;

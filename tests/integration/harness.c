@@ -324,6 +324,13 @@ long post_event(const struct daemon *d, const char *const *headers, const char *
     return st;
 }
 
+void key_line(const char *name, const char *secret, const char *scopes, char *out, size_t cap)
+{
+    char h[65];
+    sha256_hex(secret, h);
+    snprintf(out, cap, "ISSUERHOOK_API_KEY_%s=sha256:%s %s", name, h, scopes);
+}
+
 void test_uuid(char *buf)
 {
     if (crypto_uuid4(buf) != IH_OK)

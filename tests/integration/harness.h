@@ -59,6 +59,8 @@ char *amiko_event(const char *event_id, const char *type);
  * /events with headers; returns the status (-1: no answer). keep (may be NULL)
  * receives the answer, which the caller then frees. */
 long post_event(const struct daemon *d, const char *const *headers, const char *id, struct http_resp *keep);
+/* "ISSUERHOOK_API_KEY_<name>=sha256:<hash of secret> <scopes>" into out. */
+void key_line(const char *name, const char *secret, const char *scopes, char *out, size_t cap);
 /* A fresh random UUID into buf (37 bytes). */
 void test_uuid(char *buf);
 

@@ -1,0 +1,159 @@
+#include "receiver.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct receiver {
+    struct MHD_Daemon *mhd;
+    int port;
+    int script[RECV_MAX];
+    size_t nscript;
+    int dflt;
+    unsigned hang_ms;
+    pthread_mutex_t lock;
+    struct recv_hit hits[RECV_MAX];
+    size_t nhits;
+};
+
+struct upload {
+    char body[1024];
+    size_t len;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *data, size_t *size, void **ptr)
+{
+    (void)method;
+    (void)version;
+    struct receiver *rv = cls;
+    struct upload *u = *ptr;
+    if (!u) {
+        *ptr = calloc(1, sizeof(struct upload));
+        return *ptr ? MHD_YES : MHD_NO;
+    }
+    if (*size) {
+        size_t take = *size < sizeof(u->body) - 1 - u->len ? *size : sizeof(u->body) - 1 - u->len;
+        memcpy(u->body + u->len, data, take);
+        u->len += take;
+        *size = 0;
+        return MHD_YES;
+    }
+    pthread_mutex_lock(&rv->lock);
+    size_t i = rv->nhits;
+    int action = i < rv->nscript ? rv->script[i] : rv->dflt;
+    struct recv_hit *h = i < RECV_MAX ? &rv->hits[rv->nhits++] : NULL;
+    if (h) {
+        const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "tracing-id");
+        const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
+        snprintf(h->path, sizeof(h->path), "%s", url);
+        snprintf(h->tracing_id, sizeof(h->tracing_id), "%s", t ? t : "");
+        snprintf(h->auth, sizeof(h->auth), "%s", a ? a : "");
+        snprintf(h->body, sizeof(h->body), "%.*s", (int)u->len, u->body);
+        h->at_ms = mono_ms();
+        h->answered = action == RECV_HANG ? 0 : action; /* a hang is never seen answered */
+    }
+    pthread_mutex_unlock(&rv->lock);
+    if (action == RECV_HANG) {
+        struct timespec ts = {rv->hang_ms / 1000, (long)(rv->hang_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        action = 200;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result r = MHD_queue_response(c, (unsigned)action, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **ptr, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    free(*ptr);
+    *ptr = NULL;
+}
+
+struct receiver *receiver_start(const int *script, size_t n, int dflt, unsigned hang_ms)
+{
+    struct receiver *rv = calloc(1, sizeof(*rv));
+    if (!rv)
+        return NULL;
+    for (size_t i = 0; i < n && i < RECV_MAX; i++)
+        rv->script[i] = script[i];
+    rv->nscript = n;
+    rv->dflt = dflt;
+    rv->hang_ms = hang_ms;
+    pthread_mutex_init(&rv->lock, NULL);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    rv->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+                               on_request, rv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
+                               MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
+    if (!rv->mhd) {
+        free(rv);
+        return NULL;
+    }
+    rv->port = MHD_get_daemon_info(rv->mhd, MHD_DAEMON_INFO_BIND_PORT)->port;
+    return rv;
+}
+
+int receiver_port(const struct receiver *rv)
+{
+    return rv->port;
+}
+
+void receiver_set_default(struct receiver *rv, int dflt)
+{
+    pthread_mutex_lock(&rv->lock);
+    rv->dflt = dflt;
+    rv->nscript = 0;
+    pthread_mutex_unlock(&rv->lock);
+}
+
+size_t receiver_hits(struct receiver *rv, struct recv_hit *out)
+{
+    pthread_mutex_lock(&rv->lock);
+    size_t n = rv->nhits;
+    memcpy(out, rv->hits, n * sizeof(*out));
+    pthread_mutex_unlock(&rv->lock);
+    return n;
+}
+
+size_t receiver_wait_accepted(struct receiver *rv, unsigned timeout_ms)
+{
+    int64_t end = mono_ms() + timeout_ms;
+    size_t ok;
+    do {
+        ok = 0;
+        pthread_mutex_lock(&rv->lock);
+        for (size_t i = 0; i < rv->nhits; i++)
+            ok += rv->hits[i].answered >= 200 && rv->hits[i].answered < 300;
+        pthread_mutex_unlock(&rv->lock);
+        if (ok)
+            break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    } while (mono_ms() < end);
+    return ok;
+}
+
+void receiver_stop(struct receiver *rv)
+{
+    if (!rv)
+        return;
+    MHD_stop_daemon(rv->mhd);
+    pthread_mutex_destroy(&rv->lock);
+    free(rv);
+}

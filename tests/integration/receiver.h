@@ -1,0 +1,36 @@
+/* A programmable HTTP receiver on loopback, standing in for Amiko's Booking Status
+ * Callback endpoint: each request takes the next scripted action. */
+#ifndef IH_TEST_RECEIVER_H
+#define IH_TEST_RECEIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum recv_action { RECV_OK = 200, RECV_FAIL = 500, RECV_HANG = -1 /* answer 200 after hang_ms */ };
+
+#define RECV_MAX 64
+
+struct recv_hit {
+    char path[256];
+    char tracing_id[160];
+    char auth[160];
+    char body[1024];
+    int answered;  /* status sent */
+    int64_t at_ms; /* monotonic */
+};
+
+struct receiver;
+
+/* Starts on a free loopback port. script: actions for requests 1..n; after it, dflt. */
+struct receiver *receiver_start(const int *script, size_t n, int dflt, unsigned hang_ms);
+int receiver_port(const struct receiver *rv);
+/* Replaces the action for every later request. */
+void receiver_set_default(struct receiver *rv, int dflt);
+/* Copies the hits so far into out (up to RECV_MAX); returns their number. */
+size_t receiver_hits(struct receiver *rv, struct recv_hit *out);
+/* Waits up to timeout_ms for a hit answered 2xx; returns how many 2xx hits there are. */
+size_t receiver_wait_accepted(struct receiver *rv, unsigned timeout_ms);
+void receiver_stop(struct receiver *rv);
+
+#endif
