@@ -333,8 +333,12 @@ void config_free(struct config *cfg)
 void config_print_reference(FILE *f)
 {
     fprintf(f, "| key | default | meaning |\n|---|---|---|\n");
-    for (size_t i = 0; i < NTABLE; i++)
-        fprintf(f, "| `%s%s` | `%s` | %s |\n", PREFIX, table[i].key, table[i].def, table[i].doc);
+    for (size_t i = 0; i < NTABLE; i++) {
+        if (table[i].def[0])
+            fprintf(f, "| `%s%s` | `%s` | %s |\n", PREFIX, table[i].key, table[i].def, table[i].doc);
+        else
+            fprintf(f, "| `%s%s` | (empty) | %s |\n", PREFIX, table[i].key, table[i].doc);
+    }
     fprintf(f, "| `%s<NAME>` | none | an API key: `sha256:<64 hex of the key> scope1,scope2` "
                "(mint one with `issuerhookd keygen NAME SCOPES`) |\n", KEY_PREFIX);
 }

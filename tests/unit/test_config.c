@@ -521,9 +521,13 @@ static void test_reference_defaults_are_accepted(void **state)
         if (next)
             *next++ = '\0';
         char *key = line + 2, *kend = NULL, *def = NULL, *dend = NULL;
+        bool empty = false;
         if (strncmp(line, "| `ISSUERHOOK_", 14) == 0 && (kend = strchr(key + 1, '`')) != NULL &&
-            strncmp(kend, "` | `", 5) == 0 && (dend = strchr(kend + 5, '`')) != NULL) {
+            ((strncmp(kend, "` | `", 5) == 0 && (dend = strchr(kend + 5, '`')) != NULL) ||
+             (empty = strncmp(kend, "` | (empty) |", 13) == 0))) {
             def = kend + 5;
+            if (empty)
+                dend = def; /* "(empty)": the default is the empty string */
             char kv[200];
             snprintf(kv, sizeof(kv), "%.*s=%.*s", (int)(kend - key - 1), key + 1, (int)(dend - def), def);
             if (!strstr(kv, "<NAME>")) {
