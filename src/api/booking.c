@@ -221,6 +221,21 @@ void booking_post_result(struct request *r, struct app *app)
     json_t *root = checked_body(r, ROUTE_RESULT, check_booking_result);
     if (!root)
         return;
+    char echoed[37];
+    if (json_object_get(root, "amikoBookingId") &&
+        (!booking_id(json_string_value(json_object_get(root, "amikoBookingId")), echoed) || strcmp(echoed, id))) {
+        struct check_result res = {0};
+        struct check_ctx ctx;
+        check_init(&ctx, &res);
+        size_t saved = check_push_key(&ctx, "amikoBookingId");
+        check_fail(&ctx, "const", "must be the amikoBookingId of the path");
+        check_pop(&ctx, saved);
+        metrics_inc(M_VALIDATION_FAILURES, ROUTE_RESULT);
+        respond_error(r, DIALECT_AMIKO, 400, "Invalid request", NULL, &res);
+        check_result_clear(&res);
+        json_decref(root);
+        return;
+    }
     struct result_ctx *c = calloc(1, sizeof(*c));
     ih_status rc = c ? fill_record(&c->job.rec, "amiko.booking_result", "booking_result", id, root, r) : IH_ENOMEM;
     if (rc == IH_OK) {

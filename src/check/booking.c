@@ -152,8 +152,11 @@ static void cross_fields(struct check_ctx *ctx, const json_t *b)
             fail_at(ctx, "bookingOperation", "bookingTarget",
                     "%s is not allowed with bookingTarget general_ledger (write_off or write_off_reversal)", op);
     }
-    /* reason <-> operation */
-    const char *reason_op = reason ? operation_of_reason(reason) : NULL;
+    /* reason <-> operation (a reason outside the enum is already reported) */
+    bool known_reason = false;
+    for (const char *const *e = booking_reasons; reason && *e && !known_reason; e++)
+        known_reason = strcmp(*e, reason) == 0;
+    const char *reason_op = known_reason ? operation_of_reason(reason) : NULL;
     if (reason_op && op && (!strcmp(op, "credit") || !strcmp(op, "debit") || !strcmp(op, "write_off") ||
                             !strcmp(op, "write_off_reversal")) && strcmp(reason_op, op) != 0)
         fail_at(ctx, "bookingReason", "bookingOperation", "belongs to bookingOperation %s", reason_op);
@@ -174,7 +177,7 @@ static void cross_fields(struct check_ctx *ctx, const json_t *b)
     if (json_is_false(full)) {
         if (!json_object_get(b, "bookingAmount"))
             fail_at(ctx, "bookingAmount", "required", "is required when isFullAmount is %s", "false");
-        if (!num && !alpha)
+        if (!json_object_get(b, "currencyCode") && !json_object_get(b, "currencyCodeAlpha"))
             fail_at(ctx, "currencyCode", "required", "is required (or currencyCodeAlpha) when isFullAmount is %s",
                     "false");
     }
@@ -244,6 +247,9 @@ static void result_cross(struct check_ctx *ctx, const json_t *r)
 
 static const struct check_field result_fields[] = {
     {.name = "status", .type = CT_STRING, .required = true, .enum_values = result_statuses},
+    /* the seed's response shape carries it; accepted (the handler checks it names the
+     * booking of the path) so a worker may echo that shape */
+    {.name = "amikoBookingId", .type = CT_STRING, .format = check_is_uuid, .format_name = "a UUID"},
     {.name = "issuerBookingId", .type = CT_STRING, .min_len = 1, .max_len = 128},
     {.name = "failure", .type = CT_OBJECT, .object = &failure_rule},
     {0}};

@@ -156,6 +156,12 @@ static void test_lifecycle(void **state)
     snprintf(upath, sizeof(upath), "/bookings/%s/result", unknown);
     assert_int_equal(post(&d, upath, LEDGER, "{\"status\":\"completed\",\"issuerBookingId\":\"L-1\"}", NULL), 404);
     assert_int_equal(post(&d, "/bookings/not-a-uuid/result", LEDGER, "{\"status\":\"completed\",\"issuerBookingId\":\"L\"}", NULL), 404);
+    char wrong[200];
+    snprintf(wrong, sizeof(wrong), "{\"status\":\"completed\",\"issuerBookingId\":\"L-1\",\"amikoBookingId\":\"%s\"}",
+             unknown);
+    assert_int_equal(post(&d, path, LEDGER, wrong, &j), 400);
+    assert_non_null(strstr(jstr(j, "error", "description"), "/amikoBookingId: must be the amikoBookingId of the path"));
+    json_decref(j);
     assert_int_equal(post(&d, path, LEDGER, "{\"status\":\"completed\",\"issuerBookingId\":\"L-1\"}", &j), 200);
     assert_string_equal(jstr(j, "status", NULL), "completed");
     assert_string_equal(jstr(j, "issuerBookingId", NULL), "L-1");
