@@ -68,6 +68,12 @@ static const struct centry table[] = {
     {"CALLBACK_BACKOFF_MAX_MS", C_UINT, F(callback_backoff_max_ms), 0, 10, 86400000, "600000",
      "longest delay between two attempts"},
     {"CALLBACK_CONCURRENCY", C_UINT, F(callback_concurrency), 0, 1, 64, "8", "callbacks sent at once"},
+    {"PAN_KEY_FILE", C_STR, F(pan_key_file), S(pan_key_file), 0, 0, "",
+     "file with at least 32 random bytes: the HMAC key that tokenizes PANs and tax ids; empty: `pan.key` "
+     "next to the database, generated (mode 0600) on first start"},
+    {"RATE_LIMIT", C_UINT, F(rate_limit), 0, 0, 1000000, "1000",
+     "requests per second each caller may make (token bucket; 0: no limit); over it: 429 with `Retry-After`"},
+    {"RATE_BURST", C_UINT, F(rate_burst), 0, 1, 10000000, "2000", "requests a caller may make at once above the rate"},
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))
 

@@ -19,6 +19,8 @@
 #include "issuerhook/metrics.h"
 #include "issuerhook/migrate.h"
 #include "issuerhook/outbox.h"
+#include "issuerhook/ratelimit.h"
+#include "issuerhook/tokenize.h"
 #include "issuerhook/server.h"
 #include "issuerhook/version.h"
 #include "issuerhook/writer.h"
@@ -89,6 +91,9 @@ static int serve(const char *file)
     struct writer *w = NULL;
     struct server *srv = NULL;
     struct callback *cb = NULL;
+    struct tokenizer *tk = NULL;
+    struct ratelimit *rl = NULL;
+    char err[512];
     int ret = load(file, &cfg);
     if (ret)
         return ret;
@@ -105,6 +110,15 @@ static int serve(const char *file)
 
     if ((ret = open_db(cfg, &db)) != 0)
         goto done;
+    if (tokenizer_load(cfg->pan_key_file, cfg->db_path, &tk, err, sizeof(err)) != IH_OK) {
+        log_msg(LOG_ERROR, "cannot load the PAN key", "reason", err, NULL);
+        ret = 1;
+        goto done;
+    }
+    if (ratelimit_new(cfg->rate_limit, cfg->rate_burst, &rl) != IH_OK) {
+        ret = 1;
+        goto done;
+    }
     struct writer_options wo = {.batch_max = cfg->batch_max, .queue_max = cfg->queue_max};
     if (writer_start(db, &wo, &w) != IH_OK) {
         log_msg(LOG_ERROR, "cannot start the writer thread", NULL);
@@ -129,8 +143,8 @@ static int serve(const char *file)
         log_msg(LOG_WARN, "ISSUERHOOK_AMIKO_CALLBACK_URL is not set: booking status callbacks wait in the outbox",
                 NULL);
     }
-    struct app app = {.cfg = cfg, .db = db, .writer = w, .callback = cb, .started_ms = (int64_t)time(NULL) * 1000};
-    char err[512];
+    struct app app = {.cfg = cfg, .db = db, .writer = w, .callback = cb, .tokenizer = tk, .ratelimit = rl,
+                      .started_ms = (int64_t)time(NULL) * 1000};
     if (server_start(&app, api_routes, api_routes_count, &srv, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot start the HTTP server", "reason", err, NULL);
         ret = 1;
@@ -170,6 +184,8 @@ done:
     server_stop(srv);
     callback_stop(cb);
     writer_free(w);
+    tokenizer_free(tk);
+    ratelimit_free(rl);
     db_close(db);
     config_free(cfg);
     return ret;

@@ -9,12 +9,16 @@ struct config;
 struct db;
 struct writer;
 struct callback;
+struct tokenizer;
+struct ratelimit;
 
 struct app {
     const struct config *cfg;
     struct db *db;
     struct writer *writer;
     struct callback *callback; /* NULL when no callback URL is configured */
+    struct tokenizer *tokenizer; /* the PAN key */
+    struct ratelimit *ratelimit;
     int64_t started_ms; /* wall clock */
 };
 

@@ -92,5 +92,11 @@ void check_variant_apply(struct check_ctx *ctx, const json_t *obj, const char *k
 
 /* Formats */
 bool check_is_uuid(const char *s, size_t len);
+/* An RFC 3339 date-time in UTC, as Apiture writes it: "YYYY-MM-DDThh:mm:ss[.f]Z" with
+ * 1 to 9 fraction digits (so 20 to 30 characters), a real calendar date (leap years
+ * included), hour < 24, minute < 60, second < 60 or a leap second 60 at 23:59. Only the
+ * UTC designator Z is accepted, no numeric offset; 't' and 'z' may be lower case as
+ * RFC 3339 section 5.6 allows. */
+bool check_is_datetime_utc(const char *s, size_t len);
 
 #endif

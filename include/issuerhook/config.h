@@ -42,6 +42,8 @@ struct config {
     unsigned callback_backoff_ms;
     unsigned callback_backoff_max_ms;
     unsigned callback_concurrency;
+    char pan_key_file[1024];
+    unsigned rate_limit, rate_burst;
     struct apikey_set keys; /* owned; from ISSUERHOOK_API_KEY_<NAME> */
 };
 

@@ -17,6 +17,7 @@ enum metric_counter {
     M_STORE_ERRORS,        /* {kind} busy | io | nomem | queue_full */
     M_AUTH_FAILURES,       /* {reason} missing | invalid | scope */
     M_CALLBACKS,           /* {outcome} delivered | retry | dead */
+    M_RATE_LIMITED,        /* {route} */
     M_COUNTER_COUNT
 };
 

@@ -17,6 +17,10 @@ const char *request_tracing_id(const struct request *r);
 const char *request_path(const struct request *r);
 /* The i-th {param} of the route pattern, or NULL. */
 const char *request_param(const struct request *r, size_t i);
+/* A request header, or NULL. Valid only while the handler runs (not once suspended). */
+const char *request_header(const struct request *r, const char *name);
+/* Overwrites the received body (it may hold card data) once it has been parsed. */
+void request_wipe_body(struct request *r);
 /* A query parameter (URL-decoded), or NULL. */
 const char *request_query(const struct request *r, const char *name);
 /* Wall-clock ms when the request arrived. */

@@ -9,6 +9,8 @@ const struct route api_routes[] = {
     {"GET", "/bookings/{amikoBookingId}", ACCESS_SCOPED, SCOPE_LEDGER_READ, false, false, DIALECT_AMIKO, booking_get},
     {"POST", "/bookings/{amikoBookingId}/result", ACCESS_SCOPED, SCOPE_LEDGER_WRITE, true, false, DIALECT_AMIKO,
      booking_post_result},
+    {"POST", "/system/incomingCardActivity", ACCESS_SCOPED, SCOPE_CARD_ADAPTER_WRITE, true, false, DIALECT_APITURE,
+     card_activity_post},
     {"GET", "/health", ACCESS_HEALTH, 0, false, false, DIALECT_AMIKO, health_get},
     {"GET", "/metrics", ACCESS_METRICS, 0, false, false, DIALECT_APITURE, metrics_get_route},
 };

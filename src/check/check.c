@@ -265,3 +265,49 @@ void check_variant_apply(struct check_ctx *ctx, const json_t *obj, const char *k
         check_object(ctx, obj, &r);
     }
 }
+
+/* ---- RFC 3339 date-time in UTC ---- */
+
+/* Reads exactly n ASCII digits at s[at] into *v. */
+static bool dt_digits(const char *s, size_t at, size_t n, int *v)
+{
+    int x = 0;
+    for (size_t k = 0; k < n; k++) {
+        char c = s[at + k];
+        if (c < '0' || c > '9')
+            return false;
+        x = x * 10 + (c - '0');
+    }
+    *v = x;
+    return true;
+}
+
+/* date-time = full-date "T" full-time with time-offset "Z" (RFC 3339 section 5.6):
+ *   YYYY-MM-DD T hh:mm:ss [.1*9DIGIT] Z */
+bool check_is_datetime_utc(const char *s, size_t len)
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, se;
+    if (len < 20 || len > 30)
+        return false;
+    if (!dt_digits(s, 0, 4, &y) || s[4] != '-' || !dt_digits(s, 5, 2, &mo) || s[7] != '-' ||
+        !dt_digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't') || !dt_digits(s, 11, 2, &h) ||
+        s[13] != ':' || !dt_digits(s, 14, 2, &mi) || s[16] != ':' || !dt_digits(s, 17, 2, &se))
+        return false;
+    size_t i = 19;
+    if (s[i] == '.') {
+        size_t start = ++i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == start || i - start > 9)
+            return false;
+    }
+    if (i + 1 != len || (s[i] != 'Z' && s[i] != 'z'))
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap))
+        return false;
+    if (h > 23 || mi > 59 || se > 60 || (se == 60 && (h != 23 || mi != 59)))
+        return false;
+    return true;
+}

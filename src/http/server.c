@@ -21,6 +21,7 @@
 #include "issuerhook/crypto.h"
 #include "issuerhook/log.h"
 #include "issuerhook/metrics.h"
+#include "issuerhook/ratelimit.h"
 #include "issuerhook/request.h"
 #include "issuerhook/response.h"
 
@@ -78,6 +79,17 @@ const char *request_tracing_id(const struct request *r) { return r->tracing_id; 
 const char *request_path(const struct request *r) { return r->path; }
 int64_t request_received_ms(const struct request *r) { return r->received_ms; }
 const char *request_principal(const struct request *r) { return r->principal; }
+
+const char *request_header(const struct request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+void request_wipe_body(struct request *r)
+{
+    if (r->body)
+        crypto_wipe(r->body, r->body_cap);
+}
 
 const char *request_query(const struct request *r, const char *name)
 {
@@ -179,6 +191,18 @@ static bool authorize(struct request *r)
     if (rt->access == ACCESS_SCOPED && (k->scopes & rt->scope) != rt->scope) {
         metrics_inc(M_AUTH_FAILURES, "scope");
         respond_error(r, rt->dialect, 403, "Forbidden", "the credential lacks the scope this route needs", NULL);
+        return false;
+    }
+    unsigned retry = 1;
+    if (rt->access == ACCESS_SCOPED && !ratelimit_take(r->srv->app->ratelimit, r->principal, r->received_ms, &retry)) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%u", retry);
+        metrics_inc(M_RATE_LIMITED, rt->pattern);
+        request_note(r, "rate_limited");
+        respond_error(r, rt->dialect, 429, "Too Many Requests",
+                      "this caller sends more requests than ISSUERHOOK_RATE_LIMIT allows; retry after the given delay",
+                      NULL);
+        request_add_header(r, "Retry-After", ra);
         return false;
     }
     return true;

@@ -18,3 +18,72 @@ int64_t timefmt_now_ms(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* Reads exactly n digits at s[*i] into *v. */
+static bool num(const char *s, size_t len, size_t *i, size_t n, int *v)
+{
+    if (*i + n > len)
+        return false;
+    int x = 0;
+    for (size_t k = 0; k < n; k++) {
+        char c = s[*i + k];
+        if (c < '0' || c > '9')
+            return false;
+        x = x * 10 + (c - '0');
+    }
+    *i += n;
+    *v = x;
+    return true;
+}
+
+static bool expect(const char *s, size_t len, size_t *i, char c)
+{
+    if (*i >= len || s[*i] != c)
+        return false;
+    (*i)++;
+    return true;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+bool timefmt_parse_rfc3339_utc(const char *s, size_t len, int64_t *ms)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    size_t i = 0;
+    int y, mo, d, h, mi, se, frac = 0;
+    if (!num(s, len, &i, 4, &y) || !expect(s, len, &i, '-') || !num(s, len, &i, 2, &mo) ||
+        !expect(s, len, &i, '-') || !num(s, len, &i, 2, &d) || !(expect(s, len, &i, 'T') || expect(s, len, &i, 't')) ||
+        !num(s, len, &i, 2, &h) || !expect(s, len, &i, ':') || !num(s, len, &i, 2, &mi) ||
+        !expect(s, len, &i, ':') || !num(s, len, &i, 2, &se))
+        return false;
+    if (i < len && s[i] == '.') {
+        i++;
+        size_t start = i, nd = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            if (nd < 3)
+                frac = frac * 10 + (s[i] - '0');
+            nd++;
+            i++;
+        }
+        if (i == start || nd > 9)
+            return false;
+        for (; nd < 3; nd++)
+            frac *= 10;
+    }
+    if (!(expect(s, len, &i, 'Z') || expect(s, len, &i, 'z')) || i != len) /* RFC 3339 5.6 allows lower case */
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 || se > 60)
+        return false;
+    *ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)(se > 59 ? 59 : se) * 1000 + frac;
+    return true;
+}

@@ -191,7 +191,7 @@ for _ in 1 2 3 4 5; do
   port=$(pick_port) || die "no free port on 127.0.0.1"
   rm -rf "$TMP/db"
   ISSUERHOOK_LISTEN="127.0.0.1:$port" ISSUERHOOK_DB="$DB" ISSUERHOOK_LOG_LEVEL=warn \
-    ISSUERHOOK_THREADS="$SERVER_THREADS" ISSUERHOOK_API_KEY_BENCH="sha256:$KEY_SHA amiko:events" \
+    ISSUERHOOK_THREADS="$SERVER_THREADS" ISSUERHOOK_RATE_LIMIT=0 ISSUERHOOK_API_KEY_BENCH="sha256:$KEY_SHA amiko:events" \
     "$DAEMON" >"$DLOG" 2>&1 &
   dpid=$!
   PIDS+=("$dpid")

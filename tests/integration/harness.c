@@ -73,6 +73,7 @@ bool daemon_start(struct daemon *d)
             putenv(k1);
             putenv(k2);
             putenv("ISSUERHOOK_SHUTDOWN_GRACE=5");
+            putenv("ISSUERHOOK_RATE_LIMIT=0"); /* load tests; test_cards.c sets its own */
             for (size_t i = 0; d->extra_env[i]; i++)
                 putenv((char *)d->extra_env[i]);
             if (wrapper && *wrapper) { /* e.g. IH_DAEMON_WRAPPER="valgrind --error-exitcode=99" */

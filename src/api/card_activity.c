@@ -1,0 +1,221 @@
+/* The Apiture System Card Activity webhook: POST /system/incomingCardActivity.
+ * check -> tokenize card data (here, before anything is queued, logged or stored) ->
+ * one atomic batch -> 200 with no body, or problem+json. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "issuerhook/api.h"
+#include "issuerhook/app.h"
+#include "issuerhook/cards.h"
+#include "issuerhook/check_card_activity.h"
+#include "issuerhook/config.h"
+#include "issuerhook/jsonutil.h"
+#include "issuerhook/metrics.h"
+#include "issuerhook/request.h"
+#include "issuerhook/response.h"
+#include "issuerhook/timefmt.h"
+
+#define ROUTE "/system/incomingCardActivity"
+#define SOURCE "apiture.card_activity"
+#define IDEM_MAX 255
+
+struct card_ctx {
+    struct card_batch_job job; /* first */
+    struct request *req;
+    const struct app *app;
+};
+
+static void ctx_free(void *p)
+{
+    struct card_ctx *c = p;
+    card_batch_clear(&c->job);
+    free(c);
+}
+
+/* Overwrites a string member in place before it is replaced or freed: jansson frees
+ * without wiping, and the tree must not leave card data in freed memory. */
+static void wipe_member(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (json_is_string(v))
+        crypto_wipe((char *)json_string_value(v), json_string_length(v));
+}
+
+/* Wipes every PAN and tax id of the document (valid or not) before it is freed. */
+static void wipe_card_data(json_t *root)
+{
+    json_t *items = json_object_get(root, "items");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        wipe_member(json_array_get(items, i), "pan");
+        wipe_member(json_array_get(items, i), "customerTaxId");
+    }
+}
+
+static void on_stored(struct writer_job *wj, ih_status rc)
+{
+    struct card_ctx *c = (struct card_ctx *)wj;
+    struct card_batch_job *b = &c->job;
+    struct request *r = c->req;
+    if (rc != IH_OK) {
+        request_note(r, "store_unavailable");
+        respond_unavailable(r, DIALECT_APITURE, c->app->cfg->retry_after_s);
+    } else if (b->outcome == CARDS_IDEM_CONFLICT) {
+        metrics_inc(M_CONFLICTS, SOURCE);
+        request_note(r, "conflict");
+        respond_error(r, DIALECT_APITURE, 409, "Conflict",
+                      "this Idempotency-Key was already used with a different body; nothing was stored", NULL);
+    } else if (b->outcome == CARDS_IDEM_REPLAY) {
+        metrics_inc(M_DUPLICATES, SOURCE);
+        request_note(r, "replay");
+        request_reply(r, b->stored_status, NULL, NULL, 0);
+    } else {
+        for (size_t i = 0; i < b->inserted; i++)
+            metrics_inc(M_RECORDS_STORED, SOURCE);
+        for (size_t i = 0; i < b->duplicates; i++)
+            metrics_inc(M_DUPLICATES, SOURCE);
+        if (b->duplicates)
+            request_note(r, b->inserted ? "partly_replayed" : "replay");
+        request_reply(r, 200, NULL, NULL, 0);
+    }
+    request_resume(r);
+}
+
+/* Replaces the item's card data: PAN -> token for the dedup hash, then -> masked PAN
+ * for the stored item; tax id -> token, dropped from the stored item. */
+static ih_status map_item(const struct app *app, struct request *r, const char *institution, json_t *item,
+                          struct card_item *out)
+{
+    const struct tokenizer *tk = app->tokenizer;
+    json_t *pan = json_object_get(item, "pan"), *tax = json_object_get(item, "customerTaxId");
+    ih_status rc = tokenizer_pan(tk, json_string_value(pan), json_string_length(pan), &out->pan);
+    if (rc != IH_OK)
+        return rc;
+    if (tax) {
+        if ((rc = tokenizer_tax_id(tk, json_string_value(tax), json_string_length(tax), out->tax_id_token)) != IH_OK)
+            return rc;
+        out->has_tax_id = true;
+    }
+    wipe_member(item, "pan");
+    wipe_member(item, "customerTaxId");
+    json_object_set_new(item, "institutionId", json_string(institution));
+    /* the identity of an item: itself with its card data tokenized */
+    json_object_set_new(item, "pan", json_string(out->pan.token));
+    if (out->has_tax_id)
+        json_object_set_new(item, "customerTaxId", json_string(out->tax_id_token));
+    unsigned char h[CRYPTO_SHA256_LEN];
+    char *text;
+    size_t len;
+    if ((rc = jsonutil_canonical_hash(item, 0, h, &text, &len)) != IH_OK)
+        return rc;
+    free(text);
+    /* what is stored: the masked PAN, no tax id */
+    json_object_set_new(item, "pan", json_string(out->pan.masked));
+    json_object_del(item, "customerTaxId");
+    struct store_event *ev = &out->ev;
+    ev->job.apply = events_apply;
+    ev->source = SOURCE;
+    crypto_hex(h, sizeof(h), ev->key);
+    memcpy(ev->hash, h, sizeof(h));
+    snprintf(ev->tracing_id, sizeof(ev->tracing_id), "%s", request_tracing_id(r));
+    ev->received_ms = request_received_ms(r);
+    const char *occurred = json_string_value(json_object_get(item, "occurredAt"));
+    if (!occurred || !timefmt_parse_rfc3339_utc(occurred, strlen(occurred), &ev->occurred_ms))
+        ev->occurred_ms = -1;
+    ev->type = strdup(json_string_value(json_object_get(item, "activityType")));
+    ev->status = 200;
+    ev->response = strdup("");
+    if (!ev->type || !ev->response)
+        return IH_ENOMEM;
+    /* the record's payload hash is the identity's hash (ev->hash); its text the stored form */
+    return jsonutil_canonical(item, 0, &ev->payload, &ev->payload_len);
+}
+
+static bool idem_key_ok(const char *k)
+{
+    size_t n = 0;
+    for (; k[n]; n++)
+        if ((unsigned char)k[n] < 0x21 || (unsigned char)k[n] > 0x7e)
+            return false;
+    return n >= 1 && n <= IDEM_MAX;
+}
+
+/* The request's identity for Idempotency-Key: institution and the items' hashes
+ * (never a hash of the clear body, which would be a hash of card numbers). */
+static void request_hash(struct card_batch_job *b, const char *institution)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1) {
+        EVP_DigestUpdate(c, institution, strlen(institution) + 1);
+        for (size_t i = 0; i < b->n; i++)
+            EVP_DigestUpdate(c, b->items[i].ev.hash, CRYPTO_SHA256_LEN);
+        EVP_DigestFinal_ex(c, b->request_hash, &n);
+    }
+    EVP_MD_CTX_free(c);
+}
+
+void card_activity_post(struct request *r, struct app *app)
+{
+    json_t *root = api_parse_body(r, DIALECT_APITURE, ROUTE);
+    request_wipe_body(r);
+    if (!root)
+        return;
+    struct check_result res = {0};
+    check_card_activity(root, &res);
+    if (res.n || res.dropped) {
+        metrics_inc(M_VALIDATION_FAILURES, ROUTE);
+        respond_error(r, DIALECT_APITURE, 400, "Bad Request", NULL, &res);
+        check_result_clear(&res);
+        wipe_card_data(root);
+        json_decref(root);
+        return;
+    }
+    const char *idem = request_header(r, "Idempotency-Key");
+    if (idem && !idem_key_ok(idem)) {
+        respond_error(r, DIALECT_APITURE, 400, "Bad Request",
+                      "the Idempotency-Key header must be 1 to 255 visible ASCII characters", NULL);
+        wipe_card_data(root);
+        json_decref(root);
+        return;
+    }
+    const char *institution = json_string_value(json_object_get(root, "institutionId"));
+    json_t *items = json_object_get(root, "items");
+    struct card_ctx *c = calloc(1, sizeof(*c));
+    ih_status rc = IH_ENOMEM;
+    if (c && (c->job.items = calloc(json_array_size(items), sizeof(*c->job.items)))) {
+        rc = IH_OK;
+        for (size_t i = 0; rc == IH_OK && i < json_array_size(items); i++) {
+            rc = map_item(app, r, institution, json_array_get(items, i), &c->job.items[i]);
+            c->job.n = i + 1;
+        }
+    }
+    if (rc == IH_OK && idem) {
+        c->job.has_idem = true;
+        snprintf(c->job.idem_scope, sizeof(c->job.idem_scope), "%s %s", ROUTE,
+                 request_principal(r) ? request_principal(r) : "");
+        snprintf(c->job.idem_key, sizeof(c->job.idem_key), "%s", idem);
+        request_hash(&c->job, institution);
+        c->job.status = 200;
+        if (!(c->job.response = strdup("")))
+            rc = IH_ENOMEM;
+    }
+    wipe_card_data(root);
+    json_decref(root);
+    if (rc != IH_OK) {
+        if (c)
+            ctx_free(c);
+        respond_unavailable(r, DIALECT_APITURE, app->cfg->retry_after_s);
+        return;
+    }
+    c->job.job.apply = cards_apply_batch;
+    c->job.job.done = on_stored;
+    c->req = r;
+    c->app = app;
+    request_set_state(r, c, ctx_free);
+    request_suspend(r);
+    writer_submit(app->writer, &c->job.job);
+}

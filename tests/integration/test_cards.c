@@ -1,0 +1,247 @@
+/* POST /system/incomingCardActivity against the real daemon: a 1,000-item batch
+ * stored once even when posted twice, a batch with one bad item stores nothing,
+ * Idempotency-Key, rate limiting, and afterwards no test PAN or tax id anywhere in the
+ * database, its WAL or the log. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define CARD_SECRET "card-adapter-key"
+#define ITEMS 1000
+
+static struct daemon D;
+static char card_key[200];
+static const char *const CARD[] = {"Content-Type: application/json", "X-API-Key: " CARD_SECRET, NULL};
+
+/* The i-th test PAN (16 digits, distinct) and tax id. */
+static void test_pan(size_t i, char *out)
+{
+    snprintf(out, 20, "49%014llu", 31415926000000ull + (unsigned long long)i * 7919);
+}
+static void test_tax(size_t i, char *out)
+{
+    snprintf(out, 16, "9%02zu-7%01zu-%04zu", i % 100, i % 10, 1000 + i);
+}
+
+/* A batch of n items starting at from; bad: index of an item to break (or -1). */
+static char *batch(size_t from, size_t n, long bad)
+{
+    json_t *items = json_array();
+    for (size_t i = from; i < from + n; i++) {
+        char pan[24], tax[24], when[40];
+        test_pan(i, pan);
+        test_tax(i, tax);
+        snprintf(when, sizeof(when), "2024-10-01T07:%02zu:%02zu.%03zuZ", (i / 60) % 60, i % 60, i % 1000);
+        json_t *it = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:{s:s, s:s}},"
+                               " s:s, s:s}",
+                               "customerId", "d1b95731fb029fec062c", "customerTaxId", tax, "cardId", "ca0sf8ds0af",
+                               "pan", pan, "activityType", i % 2 ? "approved" : "declined", "reasonCode",
+                               "transactionOccurred", "reason", "a reason", "amount", "value", "12.34", "currency",
+                               "USD", "merchant", "category", "shopping.other", "name", "Amazon", "address",
+                               "regionCode", "WA", "countryCode", "US", "occurredAt", when, "location",
+                               "onlineMerchant");
+        if (bad >= 0 && (size_t)bad == i - from)
+            json_object_set_new(it, "location", json_string("moon"));
+        json_array_append_new(items, it);
+    }
+    json_t *b = json_pack("{s:s, s:o}", "institutionId", "TIBURON", "items", items);
+    char *s = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    return s;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    key_line("CARD", CARD_SECRET, "cardAdapter/write", card_key, sizeof(card_key));
+    D.extra_env[0] = card_key;
+    D.extra_env[1] = NULL;
+    return daemon_start(&D) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = daemon_stop(&D, SIGTERM);
+    daemon_cleanup(&D);
+    return rc == 0 ? 0 : -1;
+}
+
+static long post(const char *const *h, const char *body, struct http_resp *keep)
+{
+    struct http_resp r;
+    assert_true(http_post(&D, "/system/incomingCardActivity", h, body, strlen(body), &r));
+    long st = r.status;
+    if (keep)
+        *keep = r;
+    else
+        http_resp_free(&r);
+    return st;
+}
+
+static void test_thousand_items_stored_once(void **state)
+{
+    (void)state;
+    char *b = batch(0, ITEMS, -1);
+    struct http_resp r;
+    assert_int_equal(post(CARD, b, &r), 200);
+    assert_int_equal(r.len, 0); /* 200 with no body */
+    http_resp_free(&r);
+    assert_int_equal(db_scalar(&D, "SELECT count(*) FROM records WHERE source='apiture.card_activity'"), ITEMS);
+    assert_int_equal(db_scalar(&D, "SELECT count(*) FROM card_activities"), ITEMS);
+    /* the retried batch stores nothing twice; each item counts one duplicate */
+    assert_int_equal(post(CARD, b, NULL), 200);
+    assert_int_equal(db_scalar(&D, "SELECT count(*) FROM records WHERE source='apiture.card_activity'"), ITEMS);
+    assert_int_equal(db_scalar(&D, "SELECT sum(duplicates) FROM records WHERE source='apiture.card_activity'"), ITEMS);
+    /* what is stored: the masked PAN, tokens, first six / last four; no tax id */
+    char pan[24], sql[600];
+    test_pan(7, pan);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM records r JOIN card_activities c ON c.seq = r.seq WHERE json_extract(r.payload, '$.pan') = "
+             "'%.6s******%s' AND c.pan_first6 = '%.6s' AND c.pan_last4 = '%s' AND length(c.pan_token) = 64 AND "
+             "c.tax_id_token IS NOT NULL AND json_extract(r.payload, '$.customerTaxId') IS NULL",
+             pan, pan + 12, pan, pan + 12);
+    assert_int_equal(db_scalar(&D, sql), 1);
+    free(b);
+}
+
+static void test_one_bad_item_stores_nothing(void **state)
+{
+    (void)state;
+    long long before = db_scalar(&D, "SELECT count(*) FROM records");
+    char *b = batch(2000, 999, 500);
+    struct http_resp r;
+    assert_int_equal(post(CARD, b, &r), 400);
+    assert_non_null(strstr(r.content_type, "application/problem+json"));
+    json_t *p = json_loads(r.body, 0, NULL);
+    json_t *probs = json_object_get(p, "problems");
+    assert_int_equal(json_array_size(probs), 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(probs, 0), "attributes"), "pointer")),
+                        "/items/500/location");
+    json_decref(p);
+    http_resp_free(&r);
+    assert_int_equal(db_scalar(&D, "SELECT count(*) FROM records"), before);
+    free(b);
+    /* and a batch over 1,000 items is refused whole */
+    b = batch(5000, 1001, -1);
+    assert_int_equal(post(CARD, b, NULL), 400);
+    free(b);
+    assert_int_equal(db_scalar(&D, "SELECT count(*) FROM records"), before);
+}
+
+static void test_idempotency_key(void **state)
+{
+    (void)state;
+    const char *h[] = {"Content-Type: application/json", "X-API-Key: " CARD_SECRET, "Idempotency-Key: batch-77", NULL};
+    char *b = batch(3000, 3, -1), *other = batch(3100, 3, -1);
+    assert_int_equal(post(h, b, NULL), 200);
+    assert_int_equal(post(h, b, NULL), 200); /* the first answer again */
+    struct http_resp r;
+    assert_int_equal(post(h, other, &r), 409); /* same key, another body */
+    assert_non_null(strstr(r.body, "Idempotency-Key"));
+    http_resp_free(&r);
+    char pan[24], sql[200];
+    test_pan(3100, pan);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM card_activities WHERE pan_last4 = '%s' AND pan_first6 = '%.6s'",
+             pan + 12, pan);
+    assert_int_equal(db_scalar(&D, sql), 0);
+    const char *bad[] = {"Content-Type: application/json", "X-API-Key: " CARD_SECRET, "Idempotency-Key: a b", NULL};
+    assert_int_equal(post(bad, b, NULL), 400);
+    free(b);
+    free(other);
+}
+
+static void test_rate_limited(void **state)
+{
+    (void)state;
+    char key[200];
+    key_line("CARD", CARD_SECRET, "cardAdapter/write", key, sizeof(key));
+    struct daemon d = {.extra_env = {key, "ISSUERHOOK_RATE_LIMIT=1", "ISSUERHOOK_RATE_BURST=2", NULL}};
+    assert_true(daemon_start(&d));
+    char *b = batch(4000, 1, -1);
+    long st[4];
+    struct http_resp r = {0};
+    for (int i = 0; i < 4; i++) {
+        http_resp_free(&r);
+        assert_true(http_post(&d, "/system/incomingCardActivity", CARD, b, strlen(b), &r));
+        st[i] = r.status;
+    }
+    assert_int_equal(st[0], 200);
+    assert_int_equal(st[1], 200);
+    assert_int_equal(st[3], 429);
+    assert_string_equal(r.retry_after, "1");
+    assert_non_null(strstr(r.content_type, "application/problem+json"));
+    http_resp_free(&r);
+    free(b);
+    /* another caller is not held back by this one's limit */
+    const char *h[] = {"X-API-Key: " KEY_READ, NULL};
+    assert_true(http_get(&d, "/bookings?status=pending", h, &r));
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+}
+
+/* Searches a file's raw bytes for s. */
+static bool file_has(const char *path, const char *s)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    bool found = memmem(buf, got, s, strlen(s)) != NULL;
+    free(buf);
+    return found;
+}
+
+static void test_no_card_data_on_disk_or_in_logs(void **state)
+{
+    (void)state;
+    char db[400], wal[420];
+    snprintf(db, sizeof(db), "%s", D.db);
+    snprintf(wal, sizeof(wal), "%s-wal", D.db);
+    const char *files[] = {db, wal, D.log};
+    /* the scan sees what is there: the masked PAN is stored */
+    char seventh[24], masked[24];
+    test_pan(7, seventh);
+    snprintf(masked, sizeof(masked), "%.6s******%s", seventh, seventh + 12);
+    assert_true(file_has(db, masked) || file_has(wal, masked));
+    for (size_t i = 0; i < 5100; i++) {
+        if ((i >= ITEMS && i < 2000) || (i >= 2999 && i < 3000) || (i > 3002 && i < 3100) || (i > 3102 && i < 5000))
+            continue;
+        char pan[24], tax[24];
+        test_pan(i, pan);
+        test_tax(i, tax);
+        for (size_t f = 0; f < 3; f++) {
+            if (file_has(files[f], pan) || file_has(files[f], tax))
+                fail_msg("card data of item %zu found in %s", i, files[f]);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_thousand_items_stored_once),
+        cmocka_unit_test(test_one_bad_item_stores_nothing),
+        cmocka_unit_test(test_idempotency_key),
+        cmocka_unit_test(test_rate_limited),
+        cmocka_unit_test(test_no_card_data_on_disk_or_in_logs),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
