@@ -17,5 +17,7 @@ void respond_error(struct request *r, enum dialect d, unsigned status, const cha
                    const struct check_result *violations);
 /* 503 with Retry-After: the store could not take the write; the caller must retry. */
 void respond_unavailable(struct request *r, enum dialect d, unsigned retry_after_s);
+/* 503 with Retry-After for a read the store could not answer. */
+void respond_read_unavailable(struct request *r, enum dialect d, unsigned retry_after_s);
 
 #endif

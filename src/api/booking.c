@@ -318,7 +318,7 @@ void booking_get(struct request *r, struct app *app)
         return;
     }
     if (rc != IH_OK) {
-        respond_unavailable(r, DIALECT_AMIKO, app->cfg->retry_after_s);
+        respond_read_unavailable(r, DIALECT_AMIKO, app->cfg->retry_after_s);
         return;
     }
     respond_json(r, 200, view_json(&v));
@@ -352,7 +352,7 @@ void booking_list(struct request *r, struct app *app)
     struct booking_view *v;
     size_t n;
     if (bookings_list(app->db, st, after, (size_t)limit, &v, &n) != IH_OK) {
-        respond_unavailable(r, DIALECT_AMIKO, app->cfg->retry_after_s);
+        respond_read_unavailable(r, DIALECT_AMIKO, app->cfg->retry_after_s);
         return;
     }
     json_t *items = json_array();

@@ -137,7 +137,7 @@ static void check_string(struct check_ctx *ctx, const json_t *v, const struct ch
         list[0] = '\0';
         for (const char *const *e = f->enum_values; *e; e++) {
             int w = snprintf(list + ll, sizeof(list) - ll, "%s%s", shown ? ", " : "", *e);
-            if (w < 0 || (size_t)w >= sizeof(list) - ll) {
+            if (w < 0 || (size_t)w + 6 > sizeof(list) - ll) { /* keep room for ", ..." */
                 snprintf(list + ll, sizeof(list) - ll, ", ...");
                 break;
             }

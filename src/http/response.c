@@ -148,11 +148,21 @@ void respond_error(struct request *r, enum dialect d, unsigned status, const cha
     }
 }
 
-void respond_unavailable(struct request *r, enum dialect d, unsigned retry_after_s)
+static void unavailable(struct request *r, enum dialect d, unsigned retry_after_s, const char *detail)
 {
     char ra[16];
     snprintf(ra, sizeof(ra), "%u", retry_after_s);
-    respond_error(r, d, 503, "Service temporarily unavailable",
-                  "the store cannot take the write right now; nothing was stored; retry after the given delay", NULL);
+    respond_error(r, d, 503, "Service temporarily unavailable", detail, NULL);
     request_add_header(r, "Retry-After", ra);
+}
+
+void respond_unavailable(struct request *r, enum dialect d, unsigned retry_after_s)
+{
+    unavailable(r, d, retry_after_s,
+                "the store cannot take the write right now; nothing was stored; retry after the given delay");
+}
+
+void respond_read_unavailable(struct request *r, enum dialect d, unsigned retry_after_s)
+{
+    unavailable(r, d, retry_after_s, "the store cannot be read right now; retry after the given delay");
 }
