@@ -85,20 +85,38 @@ static void on_stored(struct writer_job *wj, ih_status rc)
 }
 
 /* Replaces the item's card data: PAN -> token for the dedup hash, then -> masked PAN
- * for the stored item; tax id -> token, dropped from the stored item. */
+ * for the stored item; tax id -> token, dropped from the stored item. IH_EINVAL (with
+ * a violation in res) for card data the pattern lets through but that has too few
+ * digits to be one, e.g. "4            2". */
 static ih_status map_item(const struct app *app, struct request *r, const char *institution, json_t *item,
-                          struct card_item *out)
+                          size_t index, struct card_item *out, struct check_result *res)
 {
     const struct tokenizer *tk = app->tokenizer;
     json_t *pan = json_object_get(item, "pan"), *tax = json_object_get(item, "customerTaxId");
+    struct check_ctx ctx;
+    check_init(&ctx, res);
+    check_push_key(&ctx, "items");
+    check_push_index(&ctx, index);
+    size_t at;
     ih_status rc = tokenizer_pan(tk, json_string_value(pan), json_string_length(pan), &out->pan);
-    if (rc != IH_OK)
-        return rc;
+    if (rc == IH_EINVAL) {
+        at = check_push_key(&ctx, "pan");
+        check_fail(&ctx, "format", "must hold 12 to 19 digits");
+        check_pop(&ctx, at);
+    }
     if (tax) {
-        if ((rc = tokenizer_tax_id(tk, json_string_value(tax), json_string_length(tax), out->tax_id_token)) != IH_OK)
-            return rc;
+        ih_status trc = tokenizer_tax_id(tk, json_string_value(tax), json_string_length(tax), out->tax_id_token);
+        if (trc == IH_EINVAL) {
+            at = check_push_key(&ctx, "customerTaxId");
+            check_fail(&ctx, "format", "must hold digits or letters, not only dashes and spaces");
+            check_pop(&ctx, at);
+        }
+        if (rc == IH_OK)
+            rc = trc;
         out->has_tax_id = true;
     }
+    if (rc != IH_OK)
+        return rc;
     wipe_member(item, "pan");
     wipe_member(item, "customerTaxId");
     json_object_set_new(item, "institutionId", json_string(institution));
@@ -188,10 +206,21 @@ void card_activity_post(struct request *r, struct app *app)
     ih_status rc = IH_ENOMEM;
     if (c && (c->job.items = calloc(json_array_size(items), sizeof(*c->job.items)))) {
         rc = IH_OK;
-        for (size_t i = 0; rc == IH_OK && i < json_array_size(items); i++) {
-            rc = map_item(app, r, institution, json_array_get(items, i), &c->job.items[i]);
+        for (size_t i = 0; i < json_array_size(items) && (rc == IH_OK || rc == IH_EINVAL); i++) {
+            ih_status irc = map_item(app, r, institution, json_array_get(items, i), i, &c->job.items[i], &res);
             c->job.n = i + 1;
+            if (rc == IH_OK)
+                rc = irc;
         }
+    }
+    if (rc == IH_EINVAL) { /* every such item reported, nothing stored */
+        metrics_inc(M_VALIDATION_FAILURES, ROUTE);
+        respond_error(r, DIALECT_APITURE, 400, "Bad Request", NULL, &res);
+        check_result_clear(&res);
+        wipe_card_data(root);
+        json_decref(root);
+        ctx_free(c);
+        return;
     }
     if (rc == IH_OK && idem) {
         c->job.has_idem = true;

@@ -139,6 +139,28 @@ static void test_one_bad_item_stores_nothing(void **state)
     assert_int_equal(db_scalar(&D, "SELECT count(*) FROM records"), before);
 }
 
+/* Card data the pattern lets through but that cannot be a card or tax number is a 400
+ * with its pointer, not a 503 the sender would retry forever. */
+static void test_too_few_digits_is_400(void **state)
+{
+    (void)state;
+    long long before = db_scalar(&D, "SELECT count(*) FROM records");
+    char *b = batch(6000, 3, -1);
+    json_t *j = json_loads(b, 0, NULL);
+    free(b);
+    json_object_set_new(json_array_get(json_object_get(j, "items"), 1), "pan", json_string("4            2"));
+    json_object_set_new(json_array_get(json_object_get(j, "items"), 2), "customerTaxId", json_string("---------"));
+    b = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct http_resp r;
+    assert_int_equal(post(CARD, b, &r), 400);
+    assert_non_null(strstr(r.body, "\"/items/1/pan\""));
+    assert_non_null(strstr(r.body, "\"/items/2/customerTaxId\""));
+    http_resp_free(&r);
+    free(b);
+    assert_int_equal(db_scalar(&D, "SELECT count(*) FROM records"), before);
+}
+
 static void test_idempotency_key(void **state)
 {
     (void)state;
@@ -239,6 +261,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_thousand_items_stored_once),
         cmocka_unit_test(test_one_bad_item_stores_nothing),
+        cmocka_unit_test(test_too_few_digits_is_400),
         cmocka_unit_test(test_idempotency_key),
         cmocka_unit_test(test_rate_limited),
         cmocka_unit_test(test_no_card_data_on_disk_or_in_logs),
