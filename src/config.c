@@ -1,4 +1,5 @@
 #include "issuerhook/config.h"
+#include "issuerhook/jwt.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 
 #define PREFIX "ISSUERHOOK_"
 #define KEY_PREFIX PREFIX "API_KEY_"
+#define JWT_PREFIX PREFIX "JWT_"
 
 enum ctype { C_STR, C_UINT, C_SIZE, C_BOOL, C_LISTEN, C_LEVEL, C_FORMAT };
 
@@ -73,6 +75,8 @@ static const struct centry table[] = {
      "next to the database, generated (mode 0600) on first start"},
     {"RATE_LIMIT", C_UINT, F(rate_limit), 0, 0, 1000000, "1000",
      "requests per second each caller may make (token bucket; 0: no limit); over it: 429 with `Retry-After`"},
+    {"JWT_LEEWAY", C_UINT, F(jwt_leeway_s), 0, 0, 600, "60",
+     "seconds of clock skew allowed when checking a token's `exp` and `nbf`"},
     {"RATE_BURST", C_UINT, F(rate_burst), 0, 1, 10000000, "2000", "requests a caller may make at once above the rate"},
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))
@@ -194,6 +198,15 @@ static ih_status apply(struct config *c, const char *key, const char *val, const
     char why[160];
     if (strncmp(key, PREFIX, strlen(PREFIX)) != 0)
         return IH_OK; /* not ours (an env file may carry other variables) */
+    for (size_t i = 0; i < NTABLE; i++) {
+        if (strcmp(key + strlen(PREFIX), table[i].key) == 0) {
+            if (set_value(c, &table[i], val, why, sizeof(why)) != IH_OK) {
+                snprintf(err, errlen, "%s (%s): %s", key, where, why);
+                return IH_EINVAL;
+            }
+            return IH_OK;
+        }
+    }
     if (strncmp(key, KEY_PREFIX, strlen(KEY_PREFIX)) == 0) {
         struct apikey k;
         const char *name = key + strlen(KEY_PREFIX);
@@ -209,14 +222,28 @@ static ih_status apply(struct config *c, const char *key, const char *val, const
         }
         return apikey_set_add(&c->keys, &k);
     }
-    for (size_t i = 0; i < NTABLE; i++) {
-        if (strcmp(key + strlen(PREFIX), table[i].key) == 0) {
-            if (set_value(c, &table[i], val, why, sizeof(why)) != IH_OK) {
-                snprintf(err, errlen, "%s (%s): %s", key, where, why);
-                return IH_EINVAL;
-            }
-            return IH_OK;
+    if (strncmp(key, JWT_PREFIX, strlen(JWT_PREFIX)) == 0) {
+        struct jwt_issuer *iss = NULL;
+        const char *name = key + strlen(JWT_PREFIX);
+        if (jwt_issuer_parse(name, val, &iss, why, sizeof(why)) != IH_OK) {
+            snprintf(err, errlen, "%s (%s): %s", key, where, why);
+            return IH_EINVAL;
         }
+        for (size_t i = 0; i < c->nissuers; i++) {
+            if (strcmp(jwt_issuer_name(c->issuers[i]), name) == 0) { /* env overrides file */
+                jwt_issuer_free(c->issuers[i]);
+                c->issuers[i] = iss;
+                return IH_OK;
+            }
+        }
+        struct jwt_issuer **n = realloc(c->issuers, (c->nissuers + 1) * sizeof(*n));
+        if (!n) {
+            jwt_issuer_free(iss);
+            return IH_ENOMEM;
+        }
+        n[c->nissuers++] = iss;
+        c->issuers = n;
+        return IH_OK;
     }
     snprintf(err, errlen, "%s (%s): unknown key", key, where);
     return IH_EINVAL;
@@ -332,6 +359,9 @@ void config_free(struct config *cfg)
     if (!cfg)
         return;
     apikey_set_clear(&cfg->keys);
+    for (size_t i = 0; i < cfg->nissuers; i++)
+        jwt_issuer_free(cfg->issuers[i]);
+    free(cfg->issuers);
     crypto_wipe(cfg, sizeof(*cfg)); /* holds AMIKO_CALLBACK_AUTH */
     free(cfg);
 }
@@ -347,4 +377,6 @@ void config_print_reference(FILE *f)
     }
     fprintf(f, "| `%s<NAME>` | none | an API key: `sha256:<64 hex of the key> scope1,scope2` "
                "(mint one with `issuerhookd keygen NAME SCOPES`) |\n", KEY_PREFIX);
+    fprintf(f, "| `%s<NAME>` | none | a JWT issuer: `alg=` HS256, RS256 or ES256, one of `secret_file=PATH`, "
+               "`key=PATH` (PEM public key), `jwks=URL`, and optional `iss=`, `aud=` |\n", JWT_PREFIX);
 }

@@ -15,6 +15,7 @@
 #include "issuerhook/app.h"
 #include "issuerhook/config.h"
 #include "issuerhook/db.h"
+#include "issuerhook/jwt.h"
 #include "issuerhook/log.h"
 #include "issuerhook/metrics.h"
 #include "issuerhook/migrate.h"
@@ -115,6 +116,10 @@ static int serve(const char *file)
         ret = 1;
         goto done;
     }
+    for (size_t i = 0; i < cfg->nissuers; i++)
+        if (jwt_issuer_prefetch(cfg->issuers[i]) != IH_OK) /* not fatal: fetched again on first use */
+            log_msg(LOG_WARN, "cannot fetch the JWKS of a JWT issuer yet", "issuer", jwt_issuer_name(cfg->issuers[i]),
+                    NULL);
     if (ratelimit_new(cfg->rate_limit, cfg->rate_burst, &rl) != IH_OK) {
         ret = 1;
         goto done;

@@ -12,6 +12,8 @@
 #include "issuerhook/log.h"
 #include "issuerhook/status.h"
 
+struct jwt_issuer;
+
 struct config {
     char listen_host[64];
     uint16_t listen_port;
@@ -44,6 +46,9 @@ struct config {
     unsigned callback_concurrency;
     char pan_key_file[1024];
     unsigned rate_limit, rate_burst;
+    unsigned jwt_leeway_s;
+    struct jwt_issuer **issuers; /* owned; from ISSUERHOOK_JWT_<NAME> */
+    size_t nissuers;
     struct apikey_set keys; /* owned; from ISSUERHOOK_API_KEY_<NAME> */
 };
 

@@ -17,6 +17,8 @@ void respond_error(struct request *r, enum dialect d, unsigned status, const cha
                    const struct check_result *violations);
 /* 503 with Retry-After: the store could not take the write; the caller must retry. */
 void respond_unavailable(struct request *r, enum dialect d, unsigned retry_after_s);
+/* 503 with Retry-After and a detail saying why. */
+void respond_unavailable_because(struct request *r, enum dialect d, unsigned retry_after_s, const char *detail);
 /* 503 with Retry-After for a read the store could not answer. */
 void respond_read_unavailable(struct request *r, enum dialect d, unsigned retry_after_s);
 

@@ -148,7 +148,7 @@ void respond_error(struct request *r, enum dialect d, unsigned status, const cha
     }
 }
 
-static void unavailable(struct request *r, enum dialect d, unsigned retry_after_s, const char *detail)
+void respond_unavailable_because(struct request *r, enum dialect d, unsigned retry_after_s, const char *detail)
 {
     char ra[16];
     snprintf(ra, sizeof(ra), "%u", retry_after_s);
@@ -158,11 +158,11 @@ static void unavailable(struct request *r, enum dialect d, unsigned retry_after_
 
 void respond_unavailable(struct request *r, enum dialect d, unsigned retry_after_s)
 {
-    unavailable(r, d, retry_after_s,
+    respond_unavailable_because(r, d, retry_after_s,
                 "the store cannot take the write right now; nothing was stored; retry after the given delay");
 }
 
 void respond_read_unavailable(struct request *r, enum dialect d, unsigned retry_after_s)
 {
-    unavailable(r, d, retry_after_s, "the store cannot be read right now; retry after the given delay");
+    respond_unavailable_because(r, d, retry_after_s, "the store cannot be read right now; retry after the given delay");
 }

@@ -20,6 +20,7 @@
 #include "issuerhook/config.h"
 #include "issuerhook/crypto.h"
 #include "issuerhook/log.h"
+#include "issuerhook/jwt.h"
 #include "issuerhook/metrics.h"
 #include "issuerhook/ratelimit.h"
 #include "issuerhook/request.h"
@@ -47,6 +48,7 @@ struct request {
     char path[512];
     char tracing_id[TRACING_MAX + 1];
     const char *principal;
+    char principal_buf[160]; /* a token's caller: "jwt:<issuer>/<client or subject>" */
     struct timespec t0;
     int64_t received_ms;
     /* body */
@@ -169,7 +171,8 @@ static bool media_type_json(const char *ct)
     return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
 }
 
-/* Checks the credential; on refusal sets the answer. */
+/* Checks the credential (an API key in the configured header, or a bearer token);
+ * on refusal sets the answer. */
 static bool authorize(struct request *r)
 {
     const struct config *cfg = r->srv->app->cfg;
@@ -177,18 +180,55 @@ static bool authorize(struct request *r)
     if ((rt->access == ACCESS_HEALTH && cfg->health_public) || (rt->access == ACCESS_METRICS && cfg->metrics_public))
         return true;
     const char *key = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, cfg->auth_header);
-    const struct apikey *k = key ? apikey_find(&cfg->keys, key, strlen(key)) : NULL;
-    if (!k) {
-        char www[128];
+    const char *authz = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    bool bearer = authz && strncasecmp(authz, "Bearer ", 7) == 0;
+    unsigned scopes = 0;
+    enum jwt_result jr = JWT_MALFORMED;
+    if (key) {
+        const struct apikey *k = apikey_find(&cfg->keys, key, strlen(key));
+        if (k) {
+            r->principal = k->name;
+            scopes = k->scopes;
+        }
+    } else if (bearer && cfg->nissuers) {
+        const char *tok = authz + 7;
+        while (*tok == ' ')
+            tok++;
+        struct jwt_principal p;
+        jr = jwt_verify(cfg->issuers, cfg->nissuers, tok, strlen(tok), r->received_ms / 1000, cfg->jwt_leeway_s, &p);
+        if (jr == JWT_OK) {
+            snprintf(r->principal_buf, sizeof(r->principal_buf), "jwt:%s/%s", jwt_issuer_name(p.issuer),
+                     p.client_id[0] ? p.client_id : p.subject);
+            r->principal = r->principal_buf;
+            scopes = p.scopes;
+        } else if (jr == JWT_KEYS_UNAVAILABLE) {
+            /* the issuer's key server is down: not the caller's fault, retry later */
+            metrics_inc(M_AUTH_FAILURES, "keys_unavailable");
+            respond_unavailable_because(r, rt->dialect, cfg->retry_after_s,
+                                        "the token issuer's keys cannot be fetched right now; retry later");
+            return false;
+        }
+    }
+    if (!r->principal) {
+        char www[160];
+        const char *why = bearer ? (cfg->nissuers ? jwt_result_str(jr) : "bearer tokens are not configured")
+                          : key  ? "the credential is not valid"
+                                 : "a credential is required";
+        metrics_inc(M_AUTH_FAILURES, key || bearer ? "invalid" : "missing");
+        respond_error(r, rt->dialect, 401, "Unauthorized", why, NULL);
         snprintf(www, sizeof(www), "APIKey realm=\"issuerhook\", header=\"%s\"", cfg->auth_header);
-        metrics_inc(M_AUTH_FAILURES, key ? "invalid" : "missing");
-        respond_error(r, rt->dialect, 401, "Unauthorized",
-                      key ? "the credential is not valid" : "a credential is required", NULL);
         request_add_header(r, "WWW-Authenticate", www);
+        if (cfg->nissuers) {
+            if (bearer)
+                snprintf(www, sizeof(www), "Bearer realm=\"issuerhook\", error=\"invalid_token\", "
+                                           "error_description=\"%s\"", why);
+            else
+                snprintf(www, sizeof(www), "Bearer realm=\"issuerhook\"");
+            request_add_header(r, "WWW-Authenticate", www);
+        }
         return false;
     }
-    r->principal = k->name;
-    if (rt->access == ACCESS_SCOPED && (k->scopes & rt->scope) != rt->scope) {
+    if (rt->access == ACCESS_SCOPED && (scopes & rt->scope) != rt->scope) {
         metrics_inc(M_AUTH_FAILURES, "scope");
         respond_error(r, rt->dialect, 403, "Forbidden", "the credential lacks the scope this route needs", NULL);
         return false;
