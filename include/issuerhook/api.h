@@ -18,6 +18,7 @@ void booking_post_result(struct request *r, struct app *app);
 void booking_get(struct request *r, struct app *app);
 void booking_list(struct request *r, struct app *app);
 void card_activity_post(struct request *r, struct app *app);
+void riverty_post_event(struct request *r, struct app *app);
 void health_get(struct request *r, struct app *app);
 void metrics_get_route(struct request *r, struct app *app);
 

@@ -11,6 +11,8 @@ const struct route api_routes[] = {
      booking_post_result},
     {"POST", "/system/incomingCardActivity", ACCESS_SCOPED, SCOPE_CARD_ADAPTER_WRITE, true, false, DIALECT_APITURE,
      card_activity_post},
+    {"POST", "/api/v3/customer-account/{accountNumber}/event", ACCESS_SCOPED, SCOPE_RIVERTY_EVENTS, true, false,
+     DIALECT_RIVERTY, riverty_post_event},
     {"GET", "/health", ACCESS_HEALTH, 0, false, false, DIALECT_AMIKO, health_get},
     {"GET", "/metrics", ACCESS_METRICS, 0, false, false, DIALECT_APITURE, metrics_get_route},
 };

@@ -55,7 +55,7 @@ static int64_t days_from_civil(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-bool timefmt_parse_rfc3339_utc(const char *s, size_t len, int64_t *ms)
+static bool parse(const char *s, size_t len, bool utc_only, int64_t *ms)
 {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     size_t i = 0;
@@ -79,11 +79,32 @@ bool timefmt_parse_rfc3339_utc(const char *s, size_t len, int64_t *ms)
         for (; nd < 3; nd++)
             frac *= 10;
     }
-    if (!(expect(s, len, &i, 'Z') || expect(s, len, &i, 'z')) || i != len) /* RFC 3339 5.6 allows lower case */
+    int offset_min = 0;
+    if (expect(s, len, &i, 'Z') || expect(s, len, &i, 'z')) { /* RFC 3339 5.6 allows lower case */
+    } else if (!utc_only && i < len && (s[i] == '+' || s[i] == '-')) {
+        int sign = s[i++] == '-' ? -1 : 1, oh, om;
+        if (!num(s, len, &i, 2, &oh) || !expect(s, len, &i, ':') || !num(s, len, &i, 2, &om) || oh > 23 || om > 59)
+            return false;
+        offset_min = sign * (oh * 60 + om);
+    } else {
+        return false;
+    }
+    if (i != len)
         return false;
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 || se > 60)
         return false;
-    *ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)(se > 59 ? 59 : se) * 1000 + frac;
+    *ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi - offset_min) * 60000 + (int64_t)(se > 59 ? 59 : se) * 1000 +
+          frac;
     return true;
+}
+
+bool timefmt_parse_rfc3339_utc(const char *s, size_t len, int64_t *ms)
+{
+    return parse(s, len, true, ms);
+}
+
+bool timefmt_parse_rfc3339(const char *s, size_t len, int64_t *ms)
+{
+    return parse(s, len, false, ms);
 }

@@ -42,6 +42,21 @@ static void test_refuse(void **state)
             fail_msg("accepted '%s'", bad[i]);
 }
 
+static void test_offsets(void **state)
+{
+    (void)state;
+    int64_t ms;
+    assert_true(timefmt_parse_rfc3339("2024-10-01T09:56:02.375+02:00", 29, &ms));
+    assert_int_equal(ms, 1727769362375LL);
+    assert_true(timefmt_parse_rfc3339("2024-10-01T02:26:02.375-05:30", 29, &ms));
+    assert_int_equal(ms, 1727769362375LL);
+    assert_true(timefmt_parse_rfc3339("2024-10-01T07:56:02.375Z", 24, &ms));
+    assert_false(timefmt_parse_rfc3339_utc("2024-10-01T09:56:02+02:00", 25, &ms)); /* UTC only */
+    assert_false(timefmt_parse_rfc3339("2024-10-01T09:56:02+0200", 24, &ms));
+    assert_false(timefmt_parse_rfc3339("2024-10-01T09:56:02+24:00", 25, &ms));
+    assert_false(timefmt_parse_rfc3339("2024-10-01T09:56:02", 19, &ms));
+}
+
 static void test_format_round_trip(void **state)
 {
     (void)state;
@@ -58,6 +73,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_refuse),
+        cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_format_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
