@@ -19,6 +19,9 @@ void booking_get(struct request *r, struct app *app);
 void booking_list(struct request *r, struct app *app);
 void card_activity_post(struct request *r, struct app *app);
 void riverty_post_event(struct request *r, struct app *app);
+void feed_recent(struct request *r, struct app *app);
+void feed_history(struct request *r, struct app *app);
+void feed_event_types(struct request *r, struct app *app);
 void health_get(struct request *r, struct app *app);
 void metrics_get_route(struct request *r, struct app *app);
 

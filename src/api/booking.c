@@ -237,7 +237,9 @@ void booking_post_result(struct request *r, struct app *app)
         return;
     }
     struct result_ctx *c = calloc(1, sizeof(*c));
-    ih_status rc = c ? fill_record(&c->job.rec, "amiko.booking_result", "booking_result", id, root, r) : IH_ENOMEM;
+    const char *status = json_string_value(json_object_get(root, "status")); /* checked: completed | failed */
+    json_object_set_new(root, "amikoBookingId", json_string(id)); /* the record names its booking */
+    ih_status rc = c ? fill_record(&c->job.rec, "amiko.booking_result", status, id, root, r) : IH_ENOMEM;
     if (rc == IH_OK) {
         struct booking_result_job *j = &c->job;
         const json_t *failure = json_object_get(root, "failure");

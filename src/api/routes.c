@@ -13,6 +13,12 @@ const struct route api_routes[] = {
      card_activity_post},
     {"POST", "/api/v3/customer-account/{accountNumber}/event", ACCESS_SCOPED, SCOPE_RIVERTY_EVENTS, true, false,
      DIALECT_RIVERTY, riverty_post_event},
+    {"GET", "/banking/recentEventHistory", ACCESS_SCOPED, SCOPE_BANKING_ADMIN_READ, false, false, DIALECT_APITURE,
+     feed_recent},
+    {"GET", "/banking/eventHistory", ACCESS_SCOPED, SCOPE_BANKING_ADMIN_READ, false, false, DIALECT_APITURE,
+     feed_history},
+    {"GET", "/banking/eventTypes", ACCESS_SCOPED, SCOPE_BANKING_ADMIN_READ, false, false, DIALECT_APITURE,
+     feed_event_types},
     {"GET", "/health", ACCESS_HEALTH, 0, false, false, DIALECT_AMIKO, health_get},
     {"GET", "/metrics", ACCESS_METRICS, 0, false, false, DIALECT_APITURE, metrics_get_route},
 };

@@ -228,6 +228,8 @@ ih_status bookings_get(struct db *db, const char *id, struct booking_view *out)
     sqlite3 *c = db_read_acquire(db);
     sqlite3_stmt *st = NULL;
     ih_status rc;
+    if (!c)
+        return IH_EIO;
     if (sqlite3_prepare_v2(c, "SELECT " VIEW_COLUMNS " WHERE b.amiko_booking_id = ?1", -1, &st, NULL) != SQLITE_OK) {
         rc = fail(c);
         goto done;
@@ -237,7 +239,7 @@ ih_status bookings_get(struct db *db, const char *id, struct booking_view *out)
     rc = sr == SQLITE_ROW ? read_view(st, out) : sr == SQLITE_DONE ? IH_ENOTFOUND : fail(c);
 done:
     sqlite3_finalize(st);
-    db_read_release(db);
+    db_read_release(db, c);
     return rc;
 }
 
@@ -252,6 +254,10 @@ ih_status bookings_list(struct db *db, enum booking_status s, int64_t after, siz
     sqlite3 *c = db_read_acquire(db);
     sqlite3_stmt *st = NULL;
     ih_status rc = IH_OK;
+    if (!c) {
+        free(v);
+        return IH_EIO;
+    }
     if (sqlite3_prepare_v2(c, "SELECT " VIEW_COLUMNS " WHERE b.status = ?1 AND b.record_seq > ?2"
                               " ORDER BY b.record_seq LIMIT ?3", -1, &st, NULL) != SQLITE_OK) {
         rc = fail(c);
@@ -268,7 +274,7 @@ ih_status bookings_list(struct db *db, enum booking_status s, int64_t after, siz
         rc = fail(c);
 done:
     sqlite3_finalize(st);
-    db_read_release(db);
+    db_read_release(db, c);
     if (rc != IH_OK) {
         for (size_t i = 0; i < *n; i++)
             booking_view_clear(&v[i]);

@@ -98,6 +98,7 @@ ih_status db_open(const char *path, const struct db_options *opt, struct db **ou
     }
     db->opt = *opt;
     pthread_mutex_init(&db->rd_lock, NULL);
+    pthread_cond_init(&db->rd_free, NULL);
     int e = make_parent(path);
     if (e) {
         snprintf(err, errlen, "cannot create the folder of %s: %s", path, strerror(e));
@@ -107,8 +108,7 @@ ih_status db_open(const char *path, const struct db_options *opt, struct db **ou
     int rc = db_connect(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db->wr);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db->wr, "PRAGMA page_size=4096", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = db_connect(db, SQLITE_OPEN_READONLY, &db->rd);
+
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open database %s: %s", path, sqlite3_errstr(rc));
         db_close(db);
@@ -122,10 +122,12 @@ void db_close(struct db *db)
 {
     if (!db)
         return;
-    if (db->rd)
-        sqlite3_close(db->rd);
+    for (int i = 0; i < DB_READERS; i++)
+        if (db->rd[i])
+            sqlite3_close(db->rd[i]);
     if (db->wr)
         sqlite3_close(db->wr);
+    pthread_cond_destroy(&db->rd_free);
     pthread_mutex_destroy(&db->rd_lock);
     free(db->path);
     free(db);
@@ -140,13 +142,14 @@ ih_status db_ping(struct db *db, double *ms)
 {
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    pthread_mutex_lock(&db->rd_lock);
+    sqlite3 *c = db_read_acquire(db);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->rd, "SELECT max(seq) FROM records", -1, &st, NULL);
+    int rc = c ? sqlite3_prepare_v2(c, "SELECT max(seq) FROM records", -1, &st, NULL) : SQLITE_CANTOPEN;
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&db->rd_lock);
+    if (c)
+        db_read_release(db, c);
     clock_gettime(CLOCK_MONOTONIC, &b);
     *ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
     return rc == SQLITE_ROW ? IH_OK : (db_status(rc) == IH_OK ? IH_EIO : db_status(rc));
@@ -186,10 +189,28 @@ void txn_cache_clear(struct writer_txn *t)
 sqlite3 *db_read_acquire(struct db *db)
 {
     pthread_mutex_lock(&db->rd_lock);
-    return db->rd;
+    for (;;) {
+        for (int i = 0; i < DB_READERS; i++) {
+            if (db->rd_busy[i])
+                continue;
+            if (!db->rd[i] && db_connect(db, SQLITE_OPEN_READONLY, &db->rd[i]) != SQLITE_OK) {
+                pthread_mutex_unlock(&db->rd_lock);
+                return NULL;
+            }
+            db->rd_busy[i] = true;
+            pthread_mutex_unlock(&db->rd_lock);
+            return db->rd[i];
+        }
+        pthread_cond_wait(&db->rd_free, &db->rd_lock);
+    }
 }
 
-void db_read_release(struct db *db)
+void db_read_release(struct db *db, sqlite3 *conn)
 {
+    pthread_mutex_lock(&db->rd_lock);
+    for (int i = 0; i < DB_READERS; i++)
+        if (db->rd[i] == conn)
+            db->rd_busy[i] = false;
+    pthread_cond_signal(&db->rd_free);
     pthread_mutex_unlock(&db->rd_lock);
 }

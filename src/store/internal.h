@@ -3,16 +3,21 @@
 #define ISSUERHOOK_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 
 #include "issuerhook/db.h"
+
+#define DB_READERS 4
 
 struct db {
     char *path;
     struct db_options opt;
     sqlite3 *wr;            /* the write connection: migrate, then the writer thread only */
-    sqlite3 *rd;            /* read connection, guarded by rd_lock */
+    sqlite3 *rd[DB_READERS]; /* read-only connections, opened on first use; guarded by rd_lock */
+    bool rd_busy[DB_READERS];
     pthread_mutex_t rd_lock;
+    pthread_cond_t rd_free;
 };
 
 /* Statement cache of one connection, keyed by the address of a static SQL string. */
@@ -32,9 +37,10 @@ void txn_cache_clear(struct writer_txn *t);
 
 /* SQLite result code -> daemon status. */
 ih_status db_status(int sqlite_rc);
-/* The read connection, held until db_read_release. */
+/* A read connection from the pool (waits while all are taken), held until
+ * db_read_release; NULL when none can be opened. */
 sqlite3 *db_read_acquire(struct db *db);
-void db_read_release(struct db *db);
+void db_read_release(struct db *db, sqlite3 *conn);
 /* Opens a connection with the daemon's pragmas. */
 int db_connect(struct db *db, int flags, sqlite3 **out);
 

@@ -33,6 +33,8 @@ ih_status outbox_due(struct db *db, int64_t now_ms, const int64_t *skip, size_t 
     sqlite3 *c = db_read_acquire(db);
     sqlite3_stmt *st = NULL;
     ih_status rc = IH_OK;
+    if (!c)
+        return IH_EIO;
     if (sqlite3_prepare_v2(c,
                            "SELECT id, amiko_booking_id, body, tracing_id, attempts FROM outbox"
                            " WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
@@ -62,7 +64,7 @@ ih_status outbox_due(struct db *db, int64_t now_ms, const int64_t *skip, size_t 
     }
 done:
     sqlite3_finalize(st);
-    db_read_release(db);
+    db_read_release(db, c);
     return rc;
 }
 
@@ -73,6 +75,8 @@ ih_status outbox_stats(struct db *db, struct outbox_stats *out)
     ih_status rc = IH_OK;
     memset(out, 0, sizeof(*out));
     out->next_due = -1;
+    if (!c)
+        return IH_EIO;
     if (sqlite3_prepare_v2(c,
                            "SELECT (SELECT count(*) FROM outbox WHERE state = 'pending'),"
                            " (SELECT count(*) FROM outbox WHERE state = 'dead'),"
@@ -89,7 +93,7 @@ ih_status outbox_stats(struct db *db, struct outbox_stats *out)
             out->next_due = sqlite3_column_int64(st, 3);
     }
     sqlite3_finalize(st);
-    db_read_release(db);
+    db_read_release(db, c);
     return rc;
 }
 
