@@ -49,12 +49,6 @@ static ih_status read_state(sqlite3_stmt *st, int at, struct booking_state *s)
     return IH_OK;
 }
 
-static ih_status fail(sqlite3 *c)
-{
-    ih_status st = db_status(sqlite3_errcode(c));
-    return st == IH_OK ? IH_EIO : st;
-}
-
 static void bind_opt(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
@@ -86,22 +80,22 @@ ih_status bookings_apply_request(struct writer_txn *t, struct writer_job *job)
     sqlite3_stmt *st;
     if (b->ev.outcome == EVENTS_INSERTED) {
         if (!(st = txn_stmt(t, SQL_NEW)))
-            return fail(t->conn);
+            return db_fail(t->conn);
         sqlite3_bind_text(st, 1, b->ev.key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, b->ev.seq);
         sqlite3_bind_text(st, 3, b->ev.tracing_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, b->ev.received_ms);
         if (sqlite3_step(st) != SQLITE_DONE)
-            return fail(t->conn);
+            return db_fail(t->conn);
         b->state.status = BOOKING_PENDING;
         return IH_OK;
     }
     /* a replay answers the booking's current state */
     if (!(st = txn_stmt(t, SQL_STATE)))
-        return fail(t->conn);
+        return db_fail(t->conn);
     sqlite3_bind_text(st, 1, b->ev.key, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW)
-        return fail(t->conn);
+        return db_fail(t->conn);
     return read_state(st, 0, &b->state);
 }
 
@@ -111,7 +105,7 @@ ih_status bookings_apply_result(struct writer_txn *t, struct writer_job *job)
     const char *id = r->rec.key;
     sqlite3_stmt *st = txn_stmt(t, SQL_STATE);
     if (!st)
-        return fail(t->conn);
+        return db_fail(t->conn);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int sr = sqlite3_step(st);
     if (sr == SQLITE_DONE) {
@@ -119,7 +113,7 @@ ih_status bookings_apply_result(struct writer_txn *t, struct writer_job *job)
         return IH_OK;
     }
     if (sr != SQLITE_ROW)
-        return fail(t->conn);
+        return db_fail(t->conn);
     snprintf(r->state.id, sizeof(r->state.id), "%.36s", id);
     ih_status rc = read_state(st, 0, &r->state);
     if (rc != IH_OK)
@@ -139,7 +133,7 @@ ih_status bookings_apply_result(struct writer_txn *t, struct writer_job *job)
     snprintf(tracing, sizeof(tracing), "%s", (const char *)sqlite3_column_text(st, 5));
     /* pending -> completed | failed, the result's record, and the callback, together */
     if (!(st = txn_stmt(t, SQL_RESULT)))
-        return fail(t->conn);
+        return db_fail(t->conn);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, booking_status_name(r->status), -1, SQLITE_STATIC);
     bind_opt(st, 3, r->issuer_booking_id);
@@ -148,19 +142,19 @@ ih_status bookings_apply_result(struct writer_txn *t, struct writer_job *job)
     sqlite3_bind_blob(st, 6, r->rec.hash, CRYPTO_SHA256_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, r->rec.received_ms);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(t->conn);
+        return db_fail(t->conn);
     if ((rc = events_apply(t, &r->rec.job)) != IH_OK)
         return rc;
     if (r->rec.outcome != EVENTS_INSERTED)
         return IH_EIO; /* a result record without a result: inconsistent, refuse */
     if (!(st = txn_stmt(t, SQL_OUTBOX)))
-        return fail(t->conn);
+        return db_fail(t->conn);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, r->callback_body, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, tracing, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 4, r->rec.received_ms);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(t->conn);
+        return db_fail(t->conn);
     r->outcome = BOOKING_RESULT_APPLIED;
     booking_state_clear(&r->state);
     r->state.status = r->status;
@@ -231,12 +225,12 @@ ih_status bookings_get(struct db *db, const char *id, struct booking_view *out)
     if (!c)
         return IH_EIO;
     if (sqlite3_prepare_v2(c, "SELECT " VIEW_COLUMNS " WHERE b.amiko_booking_id = ?1", -1, &st, NULL) != SQLITE_OK) {
-        rc = fail(c);
+        rc = db_fail(c);
         goto done;
     }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int sr = sqlite3_step(st);
-    rc = sr == SQLITE_ROW ? read_view(st, out) : sr == SQLITE_DONE ? IH_ENOTFOUND : fail(c);
+    rc = sr == SQLITE_ROW ? read_view(st, out) : sr == SQLITE_DONE ? IH_ENOTFOUND : db_fail(c);
 done:
     sqlite3_finalize(st);
     db_read_release(db, c);
@@ -260,7 +254,7 @@ ih_status bookings_list(struct db *db, enum booking_status s, int64_t after, siz
     }
     if (sqlite3_prepare_v2(c, "SELECT " VIEW_COLUMNS " WHERE b.status = ?1 AND b.record_seq > ?2"
                               " ORDER BY b.record_seq LIMIT ?3", -1, &st, NULL) != SQLITE_OK) {
-        rc = fail(c);
+        rc = db_fail(c);
         goto done;
     }
     sqlite3_bind_text(st, 1, booking_status_name(s), -1, SQLITE_STATIC);
@@ -271,7 +265,7 @@ ih_status bookings_list(struct db *db, enum booking_status s, int64_t after, siz
         if ((rc = read_view(st, &v[*n])) == IH_OK)
             (*n)++;
     if (rc == IH_OK && *n < max && sr != SQLITE_DONE)
-        rc = fail(c);
+        rc = db_fail(c);
 done:
     sqlite3_finalize(st);
     db_read_release(db, c);

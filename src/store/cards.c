@@ -12,18 +12,12 @@ static const char SQL_CARD[] =
     "INSERT INTO card_activities (seq, pan_token, pan_first6, pan_last4, pan_key_id, tax_id_token)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-static ih_status fail(struct writer_txn *t)
-{
-    ih_status st = db_status(sqlite3_errcode(t->conn));
-    return st == IH_OK ? IH_EIO : st;
-}
-
 /* true when the key was seen before (outcome set). */
 static ih_status idem_lookup(struct writer_txn *t, struct card_batch_job *b, bool *seen)
 {
     sqlite3_stmt *st = txn_stmt(t, SQL_IDEM_GET);
     if (!st)
-        return fail(t);
+        return db_fail(t->conn);
     sqlite3_bind_text(st, 1, b->idem_scope, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, b->idem_key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -31,7 +25,7 @@ static ih_status idem_lookup(struct writer_txn *t, struct card_batch_job *b, boo
     if (rc == SQLITE_DONE)
         return IH_OK;
     if (rc != SQLITE_ROW)
-        return fail(t);
+        return db_fail(t->conn);
     const void *h = sqlite3_column_blob(st, 0);
     if (!h || sqlite3_column_bytes(st, 0) != CRYPTO_SHA256_LEN || memcmp(h, b->request_hash, CRYPTO_SHA256_LEN)) {
         b->outcome = CARDS_IDEM_CONFLICT;
@@ -57,7 +51,7 @@ static ih_status store_item(struct writer_txn *t, struct card_batch_job *b, stru
         return IH_EIO; /* the key is the payload's hash: a conflict cannot happen */
     sqlite3_stmt *st = txn_stmt(t, SQL_CARD);
     if (!st)
-        return fail(t);
+        return db_fail(t->conn);
     sqlite3_bind_int64(st, 1, it->ev.seq);
     sqlite3_bind_text(st, 2, it->pan.token, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, it->pan.first6, -1, SQLITE_STATIC);
@@ -66,7 +60,7 @@ static ih_status store_item(struct writer_txn *t, struct card_batch_job *b, stru
     if (it->has_tax_id)
         sqlite3_bind_text(st, 6, it->tax_id_token, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(t);
+        return db_fail(t->conn);
     b->inserted++;
     return IH_OK;
 }
@@ -89,14 +83,14 @@ ih_status cards_apply_batch(struct writer_txn *t, struct writer_job *job)
         return IH_OK;
     sqlite3_stmt *st = txn_stmt(t, SQL_IDEM_PUT);
     if (!st)
-        return fail(t);
+        return db_fail(t->conn);
     sqlite3_bind_text(st, 1, b->idem_scope, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, b->idem_key, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, b->request_hash, CRYPTO_SHA256_LEN, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, (int)b->status);
     sqlite3_bind_text(st, 5, b->response ? b->response : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, b->n ? b->items[0].ev.received_ms : 0);
-    return sqlite3_step(st) == SQLITE_DONE ? IH_OK : fail(t);
+    return sqlite3_step(st) == SQLITE_DONE ? IH_OK : db_fail(t->conn);
 }
 
 void card_batch_clear(struct card_batch_job *j)

@@ -23,6 +23,12 @@ ih_status db_status(int rc)
     }
 }
 
+ih_status db_fail(sqlite3 *c)
+{
+    ih_status st = db_status(sqlite3_errcode(c));
+    return st == IH_OK ? IH_EIO : st;
+}
+
 /* mkdir -p of the folder that holds path. */
 static int make_parent(const char *path)
 {

@@ -19,18 +19,12 @@ static const char SQL_SERIAL_PUT[] =
     "INSERT INTO entity_serials (entity_type, entity_id, last_serial) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (entity_type, entity_id) DO UPDATE SET last_serial = max(last_serial, excluded.last_serial)";
 
-static ih_status fail(struct writer_txn *t)
-{
-    ih_status st = db_status(sqlite3_errcode(t->conn));
-    return st == IH_OK ? IH_EIO : st;
-}
-
 /* Looks for an earlier record with the same key. *found false when none. */
 static ih_status find_existing(struct writer_txn *t, struct store_event *ev, bool *found)
 {
     sqlite3_stmt *st = txn_stmt(t, SQL_FIND);
     if (!st)
-        return fail(t);
+        return db_fail(t->conn);
     sqlite3_bind_text(st, 1, ev->source, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, ev->key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -38,7 +32,7 @@ static ih_status find_existing(struct writer_txn *t, struct store_event *ev, boo
     if (rc == SQLITE_DONE)
         return IH_OK;
     if (rc != SQLITE_ROW)
-        return fail(t);
+        return db_fail(t->conn);
     const void *h = sqlite3_column_blob(st, 0);
     bool same = h && sqlite3_column_bytes(st, 0) == CRYPTO_SHA256_LEN && memcmp(h, ev->hash, CRYPTO_SHA256_LEN) == 0;
     if (!same) {
@@ -53,11 +47,11 @@ static ih_status find_existing(struct writer_txn *t, struct store_event *ev, boo
         return IH_ENOMEM;
     st = txn_stmt(t, SQL_DUP);
     if (!st)
-        return fail(t);
+        return db_fail(t->conn);
     sqlite3_bind_text(st, 1, ev->source, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, ev->key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, ev->received_ms);
-    return sqlite3_step(st) == SQLITE_DONE ? IH_OK : fail(t);
+    return sqlite3_step(st) == SQLITE_DONE ? IH_OK : db_fail(t->conn);
 }
 
 /* Compares the serial with the entity's highest so far and records the new one. */
@@ -65,7 +59,7 @@ static ih_status track_serial(struct writer_txn *t, struct store_event *ev)
 {
     sqlite3_stmt *st = txn_stmt(t, SQL_SERIAL_GET);
     if (!st)
-        return fail(t);
+        return db_fail(t->conn);
     sqlite3_bind_text(st, 1, ev->entity_type, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, ev->entity_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -78,15 +72,15 @@ static ih_status track_serial(struct writer_txn *t, struct store_event *ev)
         else if (ev->serial > ev->serial_last + 1)
             ev->serial_note = EVENTS_SERIAL_GAP;
     } else if (rc != SQLITE_DONE) {
-        return fail(t);
+        return db_fail(t->conn);
     }
     st = txn_stmt(t, SQL_SERIAL_PUT);
     if (!st)
-        return fail(t);
+        return db_fail(t->conn);
     sqlite3_bind_text(st, 1, ev->entity_type, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, ev->entity_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, ev->serial);
-    return sqlite3_step(st) == SQLITE_DONE ? IH_OK : fail(t);
+    return sqlite3_step(st) == SQLITE_DONE ? IH_OK : db_fail(t->conn);
 }
 
 ih_status events_apply(struct writer_txn *t, struct writer_job *job)
@@ -101,7 +95,7 @@ ih_status events_apply(struct writer_txn *t, struct writer_job *job)
     static const char *const notes[] = {NULL, "stale", "gap"};
     sqlite3_stmt *st = txn_stmt(t, SQL_INSERT);
     if (!st)
-        return fail(t);
+        return db_fail(t->conn);
     sqlite3_bind_text(st, 1, ev->source, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, ev->key, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, ev->hash, CRYPTO_SHA256_LEN, SQLITE_STATIC);
@@ -121,7 +115,7 @@ ih_status events_apply(struct writer_txn *t, struct writer_job *job)
             sqlite3_bind_text(st, 14, notes[ev->serial_note], -1, SQLITE_STATIC);
     }
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(t);
+        return db_fail(t->conn);
     ev->outcome = EVENTS_INSERTED;
     ev->seq = sqlite3_last_insert_rowid(t->conn);
     return IH_OK;

@@ -6,12 +6,6 @@
 
 #define ROW_COLUMNS "seq, source, type, tracing_id, payload, coalesce(occurred_at, received_at)"
 
-static ih_status fail(sqlite3 *c)
-{
-    ih_status st = db_status(sqlite3_errcode(c));
-    return st == IH_OK ? IH_EIO : st;
-}
-
 static void row_of(sqlite3_stmt *st, struct feed_row *r)
 {
     r->seq = sqlite3_column_int64(st, 0);
@@ -46,7 +40,7 @@ static ih_status drive(sqlite3 *c, sqlite3_stmt *st, size_t scan_max, feed_row_f
             *last_ms = r.occurred_ms;
         stopped = !fn(&r, arg);
     }
-    return rc == SQLITE_DONE ? IH_OK : fail(c);
+    return rc == SQLITE_DONE ? IH_OK : db_fail(c);
 }
 
 static ih_status run(struct db *db, const char *sql, const int64_t *binds, const int *bind_at, size_t nbinds,
@@ -59,11 +53,11 @@ static ih_status run(struct db *db, const char *sql, const int64_t *binds, const
     ih_status rc = IH_OK;
     /* one snapshot for the whole scan */
     if (sqlite3_exec(c, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = fail(c);
+        rc = db_fail(c);
         goto done;
     }
     if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = fail(c);
+        rc = db_fail(c);
     } else {
         for (size_t i = 0; i < nbinds; i++)
             sqlite3_bind_int64(st, bind_at[i], binds[i]);

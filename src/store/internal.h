@@ -37,6 +37,8 @@ void txn_cache_clear(struct writer_txn *t);
 
 /* SQLite result code -> daemon status. */
 ih_status db_status(int sqlite_rc);
+/* The status for c's last error (never IH_OK: a failure is at least IH_EIO). */
+ih_status db_fail(sqlite3 *c);
 /* A read connection from the pool (waits while all are taken), held until
  * db_read_release; NULL when none can be opened. */
 sqlite3 *db_read_acquire(struct db *db);

@@ -12,12 +12,6 @@ void outbox_item_clear(struct outbox_item *it)
     it->body = NULL;
 }
 
-static ih_status fail(sqlite3 *c)
-{
-    ih_status st = db_status(sqlite3_errcode(c));
-    return st == IH_OK ? IH_EIO : st;
-}
-
 static bool skipped(int64_t id, const int64_t *skip, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -39,7 +33,7 @@ ih_status outbox_due(struct db *db, int64_t now_ms, const int64_t *skip, size_t 
                            "SELECT id, amiko_booking_id, body, tracing_id, attempts FROM outbox"
                            " WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
                            -1, &st, NULL) != SQLITE_OK) {
-        rc = fail(c);
+        rc = db_fail(c);
         goto done;
     }
     sqlite3_bind_int64(st, 1, now_ms);
@@ -84,7 +78,7 @@ ih_status outbox_stats(struct db *db, struct outbox_stats *out)
                            " (SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending')",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
-        rc = fail(c);
+        rc = db_fail(c);
     } else {
         out->pending = (long)sqlite3_column_int64(st, 0);
         out->dead = (long)sqlite3_column_int64(st, 1);
@@ -113,12 +107,12 @@ ih_status outbox_apply_mark(struct writer_txn *t, struct writer_job *job)
     const char *sql = m->what == OUTBOX_DELIVERED ? SQL_DELIVERED : m->what == OUTBOX_RETRY ? SQL_RETRY : SQL_DEAD;
     sqlite3_stmt *st = txn_stmt(t, sql);
     if (!st)
-        return fail(t->conn);
+        return db_fail(t->conn);
     sqlite3_bind_int64(st, 1, m->id);
     sqlite3_bind_int64(st, 2, m->what == OUTBOX_RETRY ? m->next_at_ms : m->at_ms);
     if (m->http_status)
         sqlite3_bind_int64(st, 3, m->http_status);
     if (m->what != OUTBOX_DELIVERED && m->error[0])
         sqlite3_bind_text(st, 4, m->error, -1, SQLITE_STATIC);
-    return sqlite3_step(st) == SQLITE_DONE ? IH_OK : fail(t->conn);
+    return sqlite3_step(st) == SQLITE_DONE ? IH_OK : db_fail(t->conn);
 }
