@@ -1,5 +1,6 @@
 /* The seed flattens its enums into one word each ("InfoPurchaseWithdrawal..."); they
- * are split here at the capitals, as the Riverty API names them. */
+ * are split here as the Riverty API names them (categoryType has Unit and Consumer as
+ * two values, as Riverty's add-event documentation lists them). */
 #include <string.h>
 
 #include "issuerhook/check_riverty.h"
@@ -8,7 +9,7 @@
 const char *const riverty_event_types[] = {"Info", "Purchase", "Withdrawal", "WithdrawalCorrection",
                                            "WithdrawalCommission", "InterestCorrection", NULL};
 const char *const riverty_category_types[] = {"NotSet", "Charge", "Sales", "Deposit", "Payout", "Transfer",
-                                              "UnitConsumer", "Cancel", "Clearing", "CardDeposit", "CardClearing",
+                                              "Unit", "Consumer", "Cancel", "Clearing", "CardDeposit", "CardClearing",
                                               NULL};
 const char *const riverty_currencies[] = {"EUR", "NOK", "SEK", "DKK", "CHF", NULL};
 const char *const riverty_countries[] = {"NO", "SE", "FI", "DK", "DE", "AT", "CH", "NL", "BE", NULL};

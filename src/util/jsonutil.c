@@ -83,7 +83,9 @@ ih_status jsonutil_parse_strict(const char *buf, size_t len, json_t **out, struc
 
 ih_status jsonutil_canonical(const json_t *v, size_t hint, char **out, size_t *out_len)
 {
-    const size_t flags = JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17);
+    /* 15 significant digits: every decimal of up to 15 digits (every amount a webhook
+     * sends) reads back as written ("0.1", not "0.10000000000000001") */
+    const size_t flags = JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15);
     /* One buffer sized from the hint (the compact form is rarely longer than the text
      * it was parsed from); a second pass only when it was too small. */
     size_t cap = hint + 64;

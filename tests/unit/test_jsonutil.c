@@ -428,9 +428,24 @@ static void test_escape_truncates_and_returns_the_needed_length(void **state)
     assert_int_equal(buf[0], 'X');
 }
 
+/* Decimals are written as sent (up to 15 significant digits), not as their nearest
+ * binary double ("0.1", not "0.10000000000000001"). */
+static void test_canonical_decimals(void **state)
+{
+    (void)state;
+    json_t *v = json_loads("{\"b\":6.1,\"a\":0.1,\"c\":123456.789}", 0, NULL);
+    char *out;
+    size_t len;
+    assert_int_equal(jsonutil_canonical(v, 0, &out, &len), IH_OK);
+    assert_string_equal(out, "{\"a\":0.1,\"b\":6.1,\"c\":123456.789}");
+    free(out);
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_canonical_decimals),
         cmocka_unit_test(test_parse_accepts_a_document),
         cmocka_unit_test(test_parse_reads_only_len_bytes),
         cmocka_unit_test(test_duplicate_keys_refused),
