@@ -24,7 +24,7 @@ struct card_batch_job {
     struct card_item *items; /* owned, n of them */
     size_t n;
     bool has_idem;
-    char idem_scope[160], idem_key[256];
+    char idem_scope[320], idem_key[256]; /* scope: route + caller (a token caller is up to ~200 bytes) */
     unsigned char request_hash[CRYPTO_SHA256_LEN];
     unsigned status;  /* the answer recorded under the Idempotency-Key */
     char *response;   /* owned */

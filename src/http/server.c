@@ -48,7 +48,7 @@ struct request {
     char path[512];
     char tracing_id[TRACING_MAX + 1];
     const char *principal;
-    char principal_buf[160]; /* a token's caller: "jwt:<issuer>/<client or subject>" */
+    char principal_buf[4 + JWT_ISSUER_NAME_MAX + 1 + 128]; /* a token's caller: "jwt:<issuer>/<client or sub>" */
     struct timespec t0;
     int64_t received_ms;
     /* body */
@@ -211,15 +211,16 @@ static bool authorize(struct request *r)
     }
     if (!r->principal) {
         char www[160];
-        const char *why = bearer ? (cfg->nissuers ? jwt_result_str(jr) : "bearer tokens are not configured")
-                          : key  ? "the credential is not valid"
-                                 : "a credential is required";
+        /* an API key, when sent, is what was judged (the token is not looked at) */
+        const char *why = key      ? "the credential is not valid"
+                          : bearer ? (cfg->nissuers ? jwt_result_str(jr) : "bearer tokens are not configured")
+                                   : "a credential is required";
         metrics_inc(M_AUTH_FAILURES, key || bearer ? "invalid" : "missing");
         respond_error(r, rt->dialect, 401, "Unauthorized", why, NULL);
         snprintf(www, sizeof(www), "APIKey realm=\"issuerhook\", header=\"%s\"", cfg->auth_header);
         request_add_header(r, "WWW-Authenticate", www);
         if (cfg->nissuers) {
-            if (bearer)
+            if (bearer && !key)
                 snprintf(www, sizeof(www), "Bearer realm=\"issuerhook\", error=\"invalid_token\", "
                                            "error_description=\"%s\"", why);
             else
@@ -231,6 +232,8 @@ static bool authorize(struct request *r)
     if (rt->access == ACCESS_SCOPED && (scopes & rt->scope) != rt->scope) {
         metrics_inc(M_AUTH_FAILURES, "scope");
         respond_error(r, rt->dialect, 403, "Forbidden", "the credential lacks the scope this route needs", NULL);
+        if (!key) /* RFC 6750: a token without the scope */
+            request_add_header(r, "WWW-Authenticate", "Bearer realm=\"issuerhook\", error=\"insufficient_scope\"");
         return false;
     }
     unsigned retry = 1;

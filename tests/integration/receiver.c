@@ -19,6 +19,7 @@ struct receiver {
     pthread_mutex_t lock;
     struct recv_hit hits[RECV_MAX];
     size_t nhits;
+    char *body; /* answered with Content-Type: application/json; NULL: empty */
 };
 
 struct upload {
@@ -71,7 +72,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         nanosleep(&ts, NULL);
         action = 200;
     }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    pthread_mutex_lock(&rv->lock);
+    struct MHD_Response *resp = rv->body ? MHD_create_response_from_buffer(strlen(rv->body), rv->body,
+                                                                           MHD_RESPMEM_MUST_COPY)
+                                         : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    bool json = rv->body != NULL;
+    pthread_mutex_unlock(&rv->lock);
+    if (!resp)
+        return MHD_NO;
+    if (json)
+        MHD_add_response_header(resp, "Content-Type", "application/json");
     enum MHD_Result r = MHD_queue_response(c, (unsigned)action, resp);
     MHD_destroy_response(resp);
     return r;
@@ -88,6 +98,11 @@ static void on_done(void *cls, struct MHD_Connection *c, void **ptr, enum MHD_Re
 
 struct receiver *receiver_start(const int *script, size_t n, int dflt, unsigned hang_ms)
 {
+    return receiver_start_on(0, script, n, dflt, hang_ms);
+}
+
+struct receiver *receiver_start_on(int port, const int *script, size_t n, int dflt, unsigned hang_ms)
+{
     struct receiver *rv = calloc(1, sizeof(*rv));
     if (!rv)
         return NULL;
@@ -97,11 +112,13 @@ struct receiver *receiver_start(const int *script, size_t n, int dflt, unsigned 
     rv->dflt = dflt;
     rv->hang_ms = hang_ms;
     pthread_mutex_init(&rv->lock, NULL);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     rv->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
                                on_request, rv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
                                MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
     if (!rv->mhd) {
+        pthread_mutex_destroy(&rv->lock);
         free(rv);
         return NULL;
     }
@@ -112,6 +129,18 @@ struct receiver *receiver_start(const int *script, size_t n, int dflt, unsigned 
 int receiver_port(const struct receiver *rv)
 {
     return rv->port;
+}
+
+bool receiver_set_body(struct receiver *rv, const char *body)
+{
+    char *copy = body ? strdup(body) : NULL;
+    if (body && !copy)
+        return false;
+    pthread_mutex_lock(&rv->lock);
+    free(rv->body);
+    rv->body = copy;
+    pthread_mutex_unlock(&rv->lock);
+    return true;
 }
 
 void receiver_set_default(struct receiver *rv, int dflt)
@@ -155,5 +184,6 @@ void receiver_stop(struct receiver *rv)
         return;
     MHD_stop_daemon(rv->mhd);
     pthread_mutex_destroy(&rv->lock);
+    free(rv->body);
     free(rv);
 }

@@ -1,5 +1,6 @@
 /* A programmable HTTP receiver on loopback, standing in for Amiko's Booking Status
- * Callback endpoint: each request takes the next scripted action. */
+ * Callback endpoint (or, with a body set, for an IdP's JWKS endpoint): each request
+ * takes the next scripted action. */
 #ifndef IH_TEST_RECEIVER_H
 #define IH_TEST_RECEIVER_H
 
@@ -24,7 +25,13 @@ struct receiver;
 
 /* Starts on a free loopback port. script: actions for requests 1..n; after it, dflt. */
 struct receiver *receiver_start(const int *script, size_t n, int dflt, unsigned hang_ms);
+/* The same on 127.0.0.1:port (0: a free port), e.g. to come back on the port of a
+ * stopped receiver. NULL when it cannot listen there. */
+struct receiver *receiver_start_on(int port, const int *script, size_t n, int dflt, unsigned hang_ms);
 int receiver_port(const struct receiver *rv);
+/* Every later answer carries body (copied) with Content-Type: application/json,
+ * whatever the method, instead of an empty body; NULL: empty again. false: ENOMEM. */
+bool receiver_set_body(struct receiver *rv, const char *body);
 /* Replaces the action for every later request. */
 void receiver_set_default(struct receiver *rv, int dflt);
 /* Copies the hits so far into out (up to RECV_MAX); returns their number. */

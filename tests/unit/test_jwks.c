@@ -1,20 +1,20 @@
 /* Unit tests of JWKS issuers (src/auth/jwks.c through include/issuerhook/jwt.h): a
- * small libmicrohttpd server on loopback serves a JWK Set built from keys generated
- * for the run, and counts its hits; a fake clock drives the refetch rate limit. */
+ * small libmicrohttpd server on loopback serves a JWK Set built (tests/kit/jwtkit.h)
+ * from keys generated for the run, and counts its hits; a fake clock drives the
+ * refetch rate limit. */
 #include "testutil.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "jwtkit.h"
 #include "issuerhook/jwt.h"
 #include "issuerhook/scope.h"
 #include "../../src/auth/jwt_internal.h"
@@ -34,100 +34,23 @@ static void append(char *buf, size_t cap, const char *s)
 
 static EVP_PKEY *rsa1, *rsa2, *rsa3, *ec1;
 
-static void b64url(const unsigned char *in, size_t len, char *out)
-{
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0, i = 0;
-    for (; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = a[v >> 18];
-        out[o++] = a[v >> 12 & 63];
-        out[o++] = a[v >> 6 & 63];
-        out[o++] = a[v & 63];
-    }
-    if (len - i == 1) {
-        out[o++] = a[in[i] >> 2];
-        out[o++] = a[(in[i] & 3) << 4];
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 8 | in[i + 1];
-        out[o++] = a[v >> 10];
-        out[o++] = a[v >> 4 & 63];
-        out[o++] = a[(v & 15) << 2];
-    }
-    out[o] = '\0';
-}
-
-static void bn_member(EVP_PKEY *pk, const char *param, char *out)
-{
-    BIGNUM *bn = NULL;
-    unsigned char buf[1024];
-    assert_int_equal(EVP_PKEY_get_bn_param(pk, param, &bn), 1);
-    int n = BN_bn2bin(bn, buf);
-    b64url(buf, (size_t)n, out);
-    BN_free(bn);
-}
-
-/* The public JWK of pk, with kid (NULL: none) and extra members (",\"use\":\"sig\""). */
+/* The public JWK of pk (tests/kit jk_jwk), with kid (NULL: none) and extra members
+ * (",\"use\":\"sig\""), into out (cap bytes). */
 static void jwk_of(EVP_PKEY *pk, const char *kid, const char *extra, char *out, size_t cap)
 {
-    char kidm[300] = "";
-    if (kid)
-        snprintf(kidm, sizeof(kidm), ",\"kid\":\"%s\"", kid);
-    if (EVP_PKEY_is_a(pk, "RSA")) {
-        char n[1400], e[16];
-        bn_member(pk, OSSL_PKEY_PARAM_RSA_N, n);
-        bn_member(pk, OSSL_PKEY_PARAM_RSA_E, e);
-        snprintf(out, cap, "{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"%s\"%s%s}", n, e, kidm, extra);
-    } else {
-        unsigned char pt[133];
-        size_t len = 0;
-        char x[100], y[100], group[32];
-        assert_int_equal(EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt), &len), 1);
-        assert_int_equal(EVP_PKEY_get_group_name(pk, group, sizeof(group), NULL), 1);
-        size_t c = (len - 1) / 2;
-        b64url(pt + 1, c, x);
-        b64url(pt + 1 + c, c, y);
-        snprintf(out, cap, "{\"kty\":\"EC\",\"crv\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"%s%s}",
-                 strcmp(group, "prime256v1") == 0 ? "P-256" : "P-384", x, y, kidm, extra);
-    }
+    char *jwk = jk_jwk(pk, kid, extra);
+    assert_non_null(jwk);
+    assert_true(strlen(jwk) < cap);
+    memcpy(out, jwk, strlen(jwk) + 1);
+    free(jwk);
 }
 
-/* A token signed with pk (RS256 or ES256 by its type), with kid (NULL: none). */
+/* A token signed with pk (RS256 or ES256 by its type), with kid (NULL: none):
+ * tests/kit jk_token_kid. Caller frees. */
 static char *make_token(EVP_PKEY *pk, const char *kid, const char *claims)
 {
-    bool ec = EVP_PKEY_is_a(pk, "EC");
-    char header[400];
-    unsigned char der[1024], sig[1024];
-    size_t n = sizeof(der), sl;
-    const size_t cap = 8192;
-    char *t = malloc(cap);
+    char *t = jk_token_kid(pk, kid, claims);
     assert_non_null(t);
-    snprintf(header, sizeof(header), "{\"alg\":\"%s\"%s%s%s}", ec ? "ES256" : "RS256", kid ? ",\"kid\":\"" : "",
-             kid ? kid : "", kid ? "\"" : "");
-    b64url((const unsigned char *)header, strlen(header), t);
-    append(t, cap, ".");
-    b64url((const unsigned char *)claims, strlen(claims), t + strlen(t));
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    assert_non_null(md);
-    assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, pk, NULL), 1);
-    assert_int_equal(EVP_DigestSign(md, der, &n, (const unsigned char *)t, strlen(t)), 1);
-    EVP_MD_CTX_free(md);
-    if (ec) {
-        const unsigned char *p = der;
-        const BIGNUM *r, *s;
-        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)n);
-        assert_non_null(es);
-        ECDSA_SIG_get0(es, &r, &s);
-        BN_bn2binpad(r, sig, 32);
-        BN_bn2binpad(s, sig + 32, 32);
-        ECDSA_SIG_free(es);
-        sl = 64;
-    } else {
-        memcpy(sig, der, n);
-        sl = n;
-    }
-    append(t, cap, ".");
-    b64url(sig, sl, t + strlen(t));
     return t;
 }
 
@@ -172,18 +95,8 @@ static void serve(unsigned status, const char *body)
 /* Serves {"keys":[jwk of each key, with its kid]}; kids[i] NULL for none. */
 static void serve_keys(size_t n, EVP_PKEY *const *keys, const char *const *kids)
 {
-    size_t cap = 16384;
-    char *doc = malloc(cap), jwk[2048];
+    char *doc = jk_jwks(n, keys, kids, ",\"use\":\"sig\"");
     assert_non_null(doc);
-    doc[0] = '\0';
-    append(doc, cap, "{\"keys\":[");
-    for (size_t i = 0; i < n; i++) {
-        jwk_of(keys[i], kids[i], ",\"use\":\"sig\"", jwk, sizeof(jwk));
-        if (i)
-            append(doc, cap, ",");
-        append(doc, cap, jwk);
-    }
-    append(doc, cap, "]}");
     serve(200, doc);
     free(doc);
 }
@@ -254,10 +167,10 @@ static int setup(void **state)
     (void)state;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return -1;
-    rsa1 = EVP_RSA_gen(2048);
-    rsa2 = EVP_RSA_gen(2048);
-    rsa3 = EVP_RSA_gen(2048);
-    ec1 = EVP_EC_gen("P-256");
+    rsa1 = jk_rsa_key();
+    rsa2 = jk_rsa_key();
+    rsa3 = jk_rsa_key();
+    ec1 = jk_ec_key();
     if (!rsa1 || !rsa2 || !rsa3 || !ec1)
         return -1;
     server_start(0);

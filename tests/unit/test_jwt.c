@@ -1,20 +1,18 @@
 /* Unit tests of JWT verification (include/issuerhook/jwt.h): the RFC 7515 and
  * RFC 7520 vectors in tests/fixtures/jwt/, then tokens signed here with keys generated
- * for the run (RSA 2048, P-256, a random HMAC secret). JWKS issuers: test_jwks.c. */
+ * for the run (RSA 2048, P-256, a random HMAC secret) with tests/kit/jwtkit.h.
+ * JWKS issuers: test_jwks.c. */
 #include "testutil.h"
 
-#include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/rsa.h>
-#include <openssl/hmac.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <pthread.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "jwtkit.h"
 #include "issuerhook/jwt.h"
 #include "issuerhook/scope.h"
 #include "../../src/auth/jwt_internal.h"
@@ -31,38 +29,23 @@ static unsigned char hs_secret[48];
 static char rsa_pem_path[128], ec_pem_path[128], hs_path[128];
 static char err[256];
 
+/* Files and PEM keys are written by tests/kit; a failure fails the test. */
 static void write_file(const char *path, const void *data, size_t len)
 {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-    assert_int_equal(chmod(path, 0600), 0);
+    assert_true(jk_write_file(path, data, len));
 }
 
 /* The PEM SubjectPublicKeyInfo of pk; caller frees. */
 static char *pubkey_pem(EVP_PKEY *pk, size_t *len)
 {
-    BIO *b = BIO_new(BIO_s_mem());
-    char *data = NULL;
-    assert_non_null(b);
-    assert_int_equal(PEM_write_bio_PUBKEY(b, pk), 1);
-    long n = BIO_get_mem_data(b, &data);
-    char *copy = malloc((size_t)n + 1);
-    assert_non_null(copy);
-    memcpy(copy, data, (size_t)n);
-    copy[n] = '\0';
-    BIO_free(b);
-    *len = (size_t)n;
-    return copy;
+    char *pem = jk_pubkey_pem(pk, len);
+    assert_non_null(pem);
+    return pem;
 }
 
 static void write_pem(EVP_PKEY *pk, const char *path)
 {
-    size_t n;
-    char *pem = pubkey_pem(pk, &n);
-    write_file(path, pem, n);
-    free(pem);
+    assert_true(jk_write_pubkey_pem(pk, path));
 }
 
 static int setup(void **state)
@@ -71,8 +54,8 @@ static int setup(void **state)
     snprintf(dir, sizeof(dir), "/tmp/test_jwt.XXXXXX");
     if (!mkdtemp(dir))
         return -1;
-    rsa_key = EVP_RSA_gen(2048);
-    ec_key = EVP_EC_gen("P-256");
+    rsa_key = jk_rsa_key();
+    ec_key = jk_ec_key();
     if (!rsa_key || !ec_key || RAND_bytes(hs_secret, sizeof(hs_secret)) != 1)
         return -1;
     snprintf(rsa_pem_path, sizeof(rsa_pem_path), "%s/rsa.pem", dir);
@@ -134,79 +117,12 @@ static struct jwt_issuer *hs_issuer(void)
 
 /* ---- making tokens ---- */
 
-static void b64url(const unsigned char *in, size_t len, char *out)
-{
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0, i = 0;
-    for (; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = a[v >> 18];
-        out[o++] = a[v >> 12 & 63];
-        out[o++] = a[v >> 6 & 63];
-        out[o++] = a[v & 63];
-    }
-    if (len - i == 1) {
-        out[o++] = a[in[i] >> 2];
-        out[o++] = a[(in[i] & 3) << 4];
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 8 | in[i + 1];
-        out[o++] = a[v >> 10];
-        out[o++] = a[v >> 4 & 63];
-        out[o++] = a[(v & 15) << 2];
-    }
-    out[o] = '\0';
-}
-
-/* A DER ECDSA signature as JOSE R||S. */
-static size_t der_to_jose(const unsigned char *der, size_t len, unsigned char out[64])
-{
-    const unsigned char *p = der;
-    ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)len);
-    const BIGNUM *r, *ss;
-    assert_non_null(s);
-    ECDSA_SIG_get0(s, &r, &ss);
-    assert_int_equal(BN_bn2binpad(r, out, 32), 32);
-    assert_int_equal(BN_bn2binpad(ss, out + 32, 32), 32);
-    ECDSA_SIG_free(s);
-    return 64;
-}
-
-/* Signs input: with pk (RS256 or ES256 by its type) or, pk NULL, HMAC-SHA256 with secret. */
-static size_t sign(EVP_PKEY *pk, const void *secret, size_t slen, const char *input, unsigned char *sig)
-{
-    if (!pk) {
-        unsigned int n = 0;
-        assert_non_null(HMAC(EVP_sha256(), secret, (int)slen, (const unsigned char *)input, strlen(input), sig, &n));
-        return n;
-    }
-    unsigned char der[1024];
-    size_t n = sizeof(der);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    assert_non_null(md);
-    assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, pk, NULL), 1);
-    assert_int_equal(EVP_DigestSign(md, der, &n, (const unsigned char *)input, strlen(input)), 1);
-    EVP_MD_CTX_free(md);
-    if (EVP_PKEY_is_a(pk, "EC"))
-        return der_to_jose(der, n, sig);
-    memcpy(sig, der, n);
-    return n;
-}
-
-/* base64url(header).base64url(claims).base64url(signature); caller frees. */
+/* base64url(header).base64url(claims).base64url(signature), made by tests/kit
+ * (jk_token: RS256 or ES256 by the type of pk; pk NULL: HS256 with secret); caller frees. */
 static char *make_token(EVP_PKEY *pk, const void *secret, size_t slen, const char *header, const char *claims)
 {
-    size_t hl = strlen(header), cl = strlen(claims);
-    char *t = malloc((hl + cl) * 2 + 2048);
-    unsigned char sig[1024];
+    char *t = jk_token(pk, secret, slen, header, claims);
     assert_non_null(t);
-    b64url((const unsigned char *)header, hl, t);
-    size_t at = strlen(t);
-    t[at++] = '.';
-    b64url((const unsigned char *)claims, cl, t + at);
-    size_t n = sign(pk, secret, slen, t, sig);
-    at = strlen(t);
-    t[at++] = '.';
-    b64url(sig, n, t + at);
     return t;
 }
 
@@ -467,8 +383,8 @@ static void test_alg_none_refused(void **state)
     const char *headers[] = {"{\"alg\":\"none\"}", "{\"alg\":\"NONE\"}", "{\"alg\":\"nOnE\",\"typ\":\"JWT\"}"};
     char h[64], c[512];
     for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
-        b64url((const unsigned char *)headers[i], strlen(headers[i]), h);
-        b64url((const unsigned char *)claims(""), strlen(claims("")), c);
+        jk_b64url((const unsigned char *)headers[i], strlen(headers[i]), h);
+        jk_b64url((const unsigned char *)claims(""), strlen(claims("")), c);
         char t[1024];
         snprintf(t, sizeof(t), "%s.%s.", h, c); /* the unsecured form: empty signature */
         assert_result(jwt_verify(both, 2, t, strlen(t), NOW, 0, &p), JWT_ALG_REFUSED);
@@ -529,7 +445,7 @@ static void flip(char *token, int part)
     char enc[4096];
     assert_true(jwt_b64url_decode(p, plen, raw, sizeof(raw), &n));
     raw[n / 2] ^= 0x01;
-    b64url(raw, n, enc);
+    jk_b64url(raw, n, enc);
     assert_int_equal(strlen(enc), plen);
     memcpy(p, enc, plen);
 }
@@ -626,8 +542,8 @@ static void test_malformed(void **state)
         free(x);
     }
     /* empty header, empty payload */
-    b64url((const unsigned char *)"{\"alg\":\"HS256\"}", 15, h);
-    b64url((const unsigned char *)claims(""), strlen(claims("")), c);
+    jk_b64url((const unsigned char *)"{\"alg\":\"HS256\"}", 15, h);
+    jk_b64url((const unsigned char *)claims(""), strlen(claims("")), c);
     snprintf(t, sizeof(t), ".%s.%s", c, d2 + 1);
     assert_result(verify1(hs, t, NOW, 0, &p), JWT_MALFORMED);
     snprintf(t, sizeof(t), "%s..%s", h, d2 + 1);
