@@ -33,6 +33,8 @@ static bool read_b36(const char **p, int64_t *v)
         const char *d = strchr(digits36, *s);
         if (!d || !*s)
             break;
+        if (u > ((uint64_t)INT64_MAX - (uint64_t)(d - digits36)) / 36)
+            return false; /* past INT64_MAX: never a position this service gave out */
         u = u * 36 + (uint64_t)(d - digits36);
     }
     if (n == 0 || n > 13 || (n > 1 && **p == '0') || u > (uint64_t)INT64_MAX)

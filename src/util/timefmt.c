@@ -5,11 +5,17 @@
 
 void timefmt_rfc3339_ms(int64_t ms, char out[TIMEFMT_LEN])
 {
-    time_t s = (time_t)(ms / 1000);
+    int64_t secs = ms / 1000 - (ms % 1000 < 0); /* floor, also before 1970 */
+    ms -= secs * 1000;
+    time_t s = (time_t)secs;
     struct tm tm;
     gmtime_r(&s, &tm);
-    size_t n = strftime(out, TIMEFMT_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, TIMEFMT_LEN - n, ".%03dZ", (int)(ms % 1000));
+    /* four-digit years always (strftime's %Y gives "1" for year 1) */
+    int y = tm.tm_year + 1900;
+    unsigned year = y < 0 ? 0 : y > 9999 ? 9999 : (unsigned)y;
+    snprintf(out, TIMEFMT_LEN, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", year, (unsigned)(tm.tm_mon + 1) % 100u,
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u, (unsigned)(ms % 1000) % 1000u);
 }
 
 int64_t timefmt_now_ms(void)

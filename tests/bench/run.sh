@@ -270,4 +270,5 @@ fi
   echo "result: $verdict"
 } | tee "$SUMMARY"
 log "summary written to $SUMMARY (wrk output: $BUILD/bench-wrk-*.txt, daemon log: $BUILD/bench-daemon.log)"
+bash "$HERE/feed.sh" "$BUILD" || verdict=FAIL # the feed read benchmark, appended to the same summary
 [ "$verdict" = ok ] || exit 1
