@@ -29,9 +29,38 @@ struct filters {
     bool has_types, has_categories, match_nothing;
 };
 
+/* The items' JSON text, built as rows arrive: the stored payload (already canonical
+ * JSON) is copied in as "data", never held as a tree, so a 10,000-item page costs its
+ * text and one item's parse at a time. Grows up to a ceiling. */
+#define ITEMS_TEXT_MAX (256u << 20)
+struct text {
+    char *buf;
+    size_t len, cap;
+};
+
+static bool text_add(struct text *t, const char *s, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 65536;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        if (cap > ITEMS_TEXT_MAX)
+            return false;
+        char *nb = realloc(t->buf, cap);
+        if (!nb)
+            return false;
+        t->buf = nb;
+        t->cap = cap;
+    }
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    t->buf[t->len] = '\0';
+    return true;
+}
+
 struct collect {
     const struct filters *f;
-    json_t *items;
+    struct text items; /* "item,item,..." */
     size_t limit, n;
     int64_t min_ms, max_ms;
     bool failed; /* a record could not be turned into an item: the page must not be served */
@@ -100,28 +129,53 @@ static const char *pointer_string(const json_t *data, const char *ptr)
     return json_string_value(v);
 }
 
-static json_t *item_json(const struct feed_row *row, const struct event_type *t)
+/* Appends one event item: its fields, then the stored payload verbatim as data. */
+static bool append_item(struct text *out, const struct feed_row *row, const struct event_type *t, bool first)
 {
     char id[32], when[TIMEFMT_LEN];
     snprintf(id, sizeof(id), "evt-%06lld", (long long)row->seq);
     timefmt_rfc3339_ms(row->occurred_ms, when);
-    json_t *data = json_loads(row->payload, JSON_DECODE_ANY, NULL);
+    json_t *data = json_loads(row->payload, JSON_DECODE_ANY, NULL); /* only for primaryId and institutionId */
     json_t *it = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "category", t->category, "type", t->type,
                            "occurredAt", when, "correlationId", row->tracing_id ? row->tracing_id : "", "agentType",
                            "system");
-    if (!it || !data) {
-        json_decref(it);
-        json_decref(data);
-        return NULL;
+    bool ok = false;
+    if (it && data) {
+        const char *primary = pointer_string(data, t->primary_id);
+        if (primary)
+            json_object_set_new(it, "primaryId", json_string(primary));
+        const char *institution = json_string_value(json_object_get(data, "institutionId"));
+        if (institution)
+            json_object_set_new(it, "institutionId", json_string(institution));
+        char *head = json_dumps(it, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        size_t hl = head ? strlen(head) : 0;
+        ok = head && hl >= 2 && (first || text_add(out, ",", 1)) && text_add(out, head, hl - 1) &&
+             text_add(out, ",\"data\":", 8) && text_add(out, row->payload, strlen(row->payload)) &&
+             text_add(out, "}", 1);
+        free(head);
     }
-    const char *primary = pointer_string(data, t->primary_id);
-    if (primary)
-        json_object_set_new(it, "primaryId", json_string(primary));
-    const char *institution = json_string_value(json_object_get(data, "institutionId"));
-    if (institution)
-        json_object_set_new(it, "institutionId", json_string(institution));
-    json_object_set_new(it, "data", data);
-    return it;
+    json_decref(it);
+    json_decref(data);
+    return ok;
+}
+
+/* {"items":[<items>], <the envelope's members>} as the answer. Takes env. */
+static void respond_page(struct request *r, struct collect *c, json_t *env, unsigned retry_after_s)
+{
+    char *rest = env ? json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(env);
+    struct text body = {0};
+    bool ok = rest && text_add(&body, "{\"items\":[", 10) && (!c->items.len || text_add(&body, c->items.buf, c->items.len)) &&
+              text_add(&body, "]", 1) && (strlen(rest) <= 2 || (text_add(&body, ",", 1) && text_add(&body, rest + 1, strlen(rest) - 1)));
+    free(rest);
+    free(c->items.buf);
+    c->items.buf = NULL;
+    if (!ok) {
+        free(body.buf);
+        respond_read_unavailable(r, DIALECT_APITURE, retry_after_s);
+        return;
+    }
+    request_reply(r, 200, "application/json", body.buf, body.len);
 }
 
 static bool collect_row(const struct feed_row *row, void *arg)
@@ -138,13 +192,11 @@ static bool collect_row(const struct feed_row *row, void *arg)
     if (c->f->match_nothing || (c->f->has_types && !feedparams_names_has(&c->f->types, t->type)) ||
         (c->f->has_categories && !feedparams_names_has(&c->f->categories, t->category)))
         return true; /* passed over; the scan goes on */
-    json_t *it = item_json(row, t);
-    if (!it) {
+    if (!append_item(&c->items, row, t, c->n == 0)) {
         c->failed = true;
         return false;
     }
     {
-        json_array_append_new(c->items, it);
         if (c->n == 0 || row->occurred_ms < c->min_ms)
             c->min_ms = row->occurred_ms;
         if (c->n == 0 || row->occurred_ms > c->max_ms)
@@ -180,11 +232,11 @@ void feed_recent(struct request *r, struct app *app)
         after = 0; /* the start of the retained history: a ledger must not miss events */
     if (!parse_limit(r, &limit) || !parse_filters(r, &f))
         return;
-    struct collect c = {.f = &f, .items = json_array(), .limit = limit};
+    struct collect c = {.f = &f, .limit = limit};
     struct feed_scan_result res;
     ih_status rc = feed_scan_commit_order(app->db, after, limit ? SCAN_MAX : 0, collect_row, &c, &res);
-    if (rc != IH_OK || !c.items || c.failed) {
-        json_decref(c.items);
+    if (rc != IH_OK || c.failed) {
+        free(c.items.buf);
         respond_read_unavailable(r, DIALECT_APITURE, app->cfg->retry_after_s);
         return;
     }
@@ -192,10 +244,9 @@ void feed_recent(struct request *r, struct app *app)
     feedparams_watermark_encode(res.last_seq, next);
     json_t *body = json_object();
     add_span(body, &c);
-    json_object_set_new(body, "items", c.items);
     json_object_set_new(body, "watermark", json_string(next));
     json_object_set_new(body, "hasMore", json_boolean(res.more));
-    respond_json(r, 200, body);
+    respond_page(r, &c, body, app->cfg->retry_after_s);
 }
 
 /* Appends "&name=<percent-encoded value>" (RFC 3986 unreserved characters kept). */
@@ -245,11 +296,11 @@ void feed_history(struct request *r, struct app *app)
     q.has_to = iv.has_to;
     q.from_ms = iv.from_ms;
     q.to_ms = iv.to_ms;
-    struct collect c = {.f = &f, .items = json_array(), .limit = limit};
+    struct collect c = {.f = &f, .limit = limit};
     struct feed_time_result res;
     ih_status rc = feed_scan_time_order(app->db, &q, limit ? SCAN_MAX : 0, collect_row, &c, &res);
-    if (rc != IH_OK || !c.items || c.failed) {
-        json_decref(c.items);
+    if (rc != IH_OK || c.failed) {
+        free(c.items.buf);
         respond_read_unavailable(r, DIALECT_APITURE, app->cfg->retry_after_s);
         return;
     }
@@ -276,8 +327,7 @@ void feed_history(struct request *r, struct app *app)
         json_object_set_new(body, "nextPage_url", json_string(url));
     }
     add_span(body, &c);
-    json_object_set_new(body, "items", c.items);
-    respond_json(r, 200, body);
+    respond_page(r, &c, body, app->cfg->retry_after_s);
 }
 
 void feed_event_types(struct request *r, struct app *app)
