@@ -12,7 +12,8 @@ static const char SQL_DUP[] =
 static const char SQL_INSERT[] =
     "INSERT INTO records (source, idem_key, payload_sha256, type, tracing_id, received_at, occurred_at,"
     " payload, response_status, response_body, entity_type, entity_id, serial, serial_anomaly)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    " ON CONFLICT (source, idem_key) DO NOTHING";
 static const char SQL_SERIAL_GET[] =
     "SELECT last_serial FROM entity_serials WHERE entity_type = ?1 AND entity_id = ?2";
 static const char SQL_SERIAL_PUT[] =
@@ -83,15 +84,9 @@ static ih_status track_serial(struct writer_txn *t, struct store_event *ev)
     return sqlite3_step(st) == SQLITE_DONE ? IH_OK : db_fail(t->conn);
 }
 
-ih_status events_apply(struct writer_txn *t, struct writer_job *job)
+/* Inserts the record unless its key exists; *inserted says which. */
+static ih_status insert(struct writer_txn *t, struct store_event *ev, bool *inserted)
 {
-    struct store_event *ev = (struct store_event *)job;
-    bool found = false;
-    ih_status rc = find_existing(t, ev, &found);
-    if (rc != IH_OK || found)
-        return rc;
-    if (ev->has_serial && (rc = track_serial(t, ev)) != IH_OK)
-        return rc;
     static const char *const notes[] = {NULL, "stale", "gap"};
     sqlite3_stmt *st = txn_stmt(t, SQL_INSERT);
     if (!st)
@@ -116,9 +111,31 @@ ih_status events_apply(struct writer_txn *t, struct writer_job *job)
     }
     if (sqlite3_step(st) != SQLITE_DONE)
         return db_fail(t->conn);
-    ev->outcome = EVENTS_INSERTED;
-    ev->seq = sqlite3_last_insert_rowid(t->conn);
+    *inserted = sqlite3_changes(t->conn) > 0;
+    if (*inserted) {
+        ev->outcome = EVENTS_INSERTED;
+        ev->seq = sqlite3_last_insert_rowid(t->conn);
+    }
     return IH_OK;
+}
+
+ih_status events_apply(struct writer_txn *t, struct writer_job *job)
+{
+    struct store_event *ev = (struct store_event *)job;
+    bool found = false, inserted = false;
+    ih_status rc;
+    if (!ev->has_serial) {
+        /* the common case first: a new record is one statement */
+        if ((rc = insert(t, ev, &inserted)) != IH_OK || inserted)
+            return rc;
+        return find_existing(t, ev, &found);
+    }
+    /* a domain event: its serial is judged against the entity's before it is stored */
+    if ((rc = find_existing(t, ev, &found)) != IH_OK || found)
+        return rc;
+    if ((rc = track_serial(t, ev)) != IH_OK)
+        return rc;
+    return insert(t, ev, &inserted);
 }
 
 void events_clear(struct store_event *ev)
