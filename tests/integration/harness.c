@@ -39,6 +39,19 @@ static void sha256_hex(const char *s, char out[65])
     crypto_hex(h, 32, out);
 }
 
+static bool log_says_listening(const struct daemon *d)
+{
+    char want[64], line[4096];
+    bool found = false;
+    snprintf(want, sizeof(want), "\"port\":\"%d\"", d->port);
+    FILE *f = fopen(d->log, "r");
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strstr(line, "\"msg\":\"listening\"") && strstr(line, want);
+    if (f)
+        fclose(f);
+    return found;
+}
+
 bool daemon_start(struct daemon *d)
 {
     if (!d->dir[0]) {
@@ -88,7 +101,9 @@ bool daemon_start(struct daemon *d)
         d->pid = pid;
         for (int i = 0; i < (wrapper ? 1500 : 250); i++) { /* up to 5 s (30 s wrapped) */
             struct http_resp r;
-            if (http_get(d, "/health", NULL, &r)) {
+            /* our daemon, not another test's that took the port first: its own log
+             * says it listens there */
+            if (log_says_listening(d) && http_get(d, "/health", NULL, &r)) {
                 long st = r.status;
                 http_resp_free(&r);
                 if (st == 200 || st == 503)

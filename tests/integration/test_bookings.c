@@ -277,6 +277,13 @@ static void test_pending_callback_survives_restart(void **state)
         nanosleep(&ts, NULL);
     }
     assert_int_equal(receiver_hits(rv, hits), 1); /* first attempt failed; the next is >= 750 ms away */
+    char rec[200];
+    snprintf(rec, sizeof(rec), "SELECT attempts FROM outbox WHERE amiko_booking_id='%s' AND state='pending'", id);
+    for (int i = 0; i < 100 && db_scalar(&d, rec) != 1; i++) { /* the failure is recorded, then we stop */
+        struct timespec w = {0, 20 * 1000 * 1000};
+        nanosleep(&w, NULL);
+    }
+    assert_int_equal(db_scalar(&d, rec), 1);
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     receiver_set_default(rv, RECV_OK);
     start(&d, rv, "ISSUERHOOK_CALLBACK_BACKOFF_MS=1500", NULL);

@@ -105,7 +105,7 @@ static long post_all(struct daemon *d, struct item *items, size_t n, long kill_a
 
 static void run(int sig)
 {
-    struct daemon d = {.extra_env = {"ISSUERHOOK_LOG_LEVEL=warn", NULL}};
+    struct daemon d = {0};
     struct item *items = calloc(EVENTS, sizeof(*items));
     for (size_t i = 0; i < EVENTS; i++) {
         test_uuid(items[i].id);
