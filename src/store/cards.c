@@ -15,27 +15,13 @@ static const char SQL_CARD[] =
 /* true when the key was seen before (outcome set). */
 static ih_status idem_lookup(struct writer_txn *t, struct card_batch_job *b, bool *seen)
 {
-    sqlite3_stmt *st = txn_stmt(t, SQL_IDEM_GET);
-    if (!st)
-        return db_fail(t->conn);
-    sqlite3_bind_text(st, 1, b->idem_scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, b->idem_key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    *seen = rc == SQLITE_ROW;
-    if (rc == SQLITE_DONE)
-        return IH_OK;
-    if (rc != SQLITE_ROW)
-        return db_fail(t->conn);
-    const void *h = sqlite3_column_blob(st, 0);
-    if (!h || sqlite3_column_bytes(st, 0) != CRYPTO_SHA256_LEN || memcmp(h, b->request_hash, CRYPTO_SHA256_LEN)) {
-        b->outcome = CARDS_IDEM_CONFLICT;
-        return IH_OK;
-    }
-    b->outcome = CARDS_IDEM_REPLAY;
-    b->stored_status = (unsigned)sqlite3_column_int(st, 1);
-    const char *body = (const char *)sqlite3_column_text(st, 2);
-    b->stored_response = strdup(body ? body : "");
-    return b->stored_response ? IH_OK : IH_ENOMEM;
+    enum answer_match m;
+    ih_status rc = txn_first_answer(t, SQL_IDEM_GET, b->idem_scope, b->idem_key, b->request_hash, &m,
+                                    &b->stored_status, &b->stored_response);
+    *seen = m != ANSWER_NONE;
+    if (m != ANSWER_NONE)
+        b->outcome = m == ANSWER_SAME ? CARDS_IDEM_REPLAY : CARDS_IDEM_CONFLICT;
+    return rc;
 }
 
 static ih_status store_item(struct writer_txn *t, struct card_batch_job *b, struct card_item *it)

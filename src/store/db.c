@@ -220,3 +220,29 @@ void db_read_release(struct db *db, sqlite3 *conn)
     pthread_cond_signal(&db->rd_free);
     pthread_mutex_unlock(&db->rd_lock);
 }
+
+ih_status txn_first_answer(struct writer_txn *t, const char *sql, const char *k1, const char *k2,
+                           const unsigned char *hash, enum answer_match *m, unsigned *status, char **body)
+{
+    sqlite3_stmt *st = txn_stmt(t, sql);
+    *m = ANSWER_NONE;
+    if (!st)
+        return db_fail(t->conn);
+    sqlite3_bind_text(st, 1, k1, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, k2, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return IH_OK;
+    if (rc != SQLITE_ROW)
+        return db_fail(t->conn);
+    const void *h = sqlite3_column_blob(st, 0);
+    if (!h || sqlite3_column_bytes(st, 0) != 32 || memcmp(h, hash, 32) != 0) {
+        *m = ANSWER_DIFFERENT;
+        return IH_OK;
+    }
+    *m = ANSWER_SAME;
+    *status = (unsigned)sqlite3_column_int(st, 1);
+    const char *text = (const char *)sqlite3_column_text(st, 2);
+    *body = strdup(text ? text : "");
+    return *body ? IH_OK : IH_ENOMEM;
+}

@@ -23,30 +23,18 @@ static const char SQL_SERIAL_PUT[] =
 /* Looks for an earlier record with the same key. *found false when none. */
 static ih_status find_existing(struct writer_txn *t, struct store_event *ev, bool *found)
 {
-    sqlite3_stmt *st = txn_stmt(t, SQL_FIND);
-    if (!st)
-        return db_fail(t->conn);
-    sqlite3_bind_text(st, 1, ev->source, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ev->key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    *found = rc == SQLITE_ROW;
-    if (rc == SQLITE_DONE)
-        return IH_OK;
-    if (rc != SQLITE_ROW)
-        return db_fail(t->conn);
-    const void *h = sqlite3_column_blob(st, 0);
-    bool same = h && sqlite3_column_bytes(st, 0) == CRYPTO_SHA256_LEN && memcmp(h, ev->hash, CRYPTO_SHA256_LEN) == 0;
-    if (!same) {
+    enum answer_match m;
+    ih_status rc = txn_first_answer(t, SQL_FIND, ev->source, ev->key, ev->hash, &m, &ev->stored_status,
+                                    &ev->stored_response);
+    *found = m != ANSWER_NONE;
+    if (rc != IH_OK || m == ANSWER_NONE)
+        return rc;
+    if (m == ANSWER_DIFFERENT) {
         ev->outcome = EVENTS_CONFLICT;
         return IH_OK;
     }
     ev->outcome = EVENTS_REPLAY;
-    ev->stored_status = (unsigned)sqlite3_column_int(st, 1);
-    const char *body = (const char *)sqlite3_column_text(st, 2);
-    ev->stored_response = strdup(body ? body : "");
-    if (!ev->stored_response)
-        return IH_ENOMEM;
-    st = txn_stmt(t, SQL_DUP);
+    sqlite3_stmt *st = txn_stmt(t, SQL_DUP);
     if (!st)
         return db_fail(t->conn);
     sqlite3_bind_text(st, 1, ev->source, -1, SQLITE_STATIC);

@@ -39,6 +39,12 @@ void txn_cache_clear(struct writer_txn *t);
 ih_status db_status(int sqlite_rc);
 /* The status for c's last error (never IH_OK: a failure is at least IH_EIO). */
 ih_status db_fail(sqlite3 *c);
+/* The one idempotency question: is there a first answer under (k1, k2), and was it
+ * given for the same payload? sql selects (sha256 blob, status, body) bound to ?1, ?2.
+ * ANSWER_SAME fills *status and *body (caller owns *body). */
+enum answer_match { ANSWER_NONE, ANSWER_SAME, ANSWER_DIFFERENT };
+ih_status txn_first_answer(struct writer_txn *t, const char *sql, const char *k1, const char *k2,
+                           const unsigned char *hash, enum answer_match *m, unsigned *status, char **body);
 /* A read connection from the pool (waits while all are taken), held until
  * db_read_release; NULL when none can be opened. */
 sqlite3 *db_read_acquire(struct db *db);
