@@ -85,6 +85,39 @@ static int64_t mono_ms(void)
     return writer_now_ms();
 }
 
+/* SIGHUP: reads the configuration again. API keys, JWT issuers, the key header, the
+ * public health/metrics settings and the log level take effect; other keys need a
+ * restart (said in the log). A configuration that does not load changes nothing. */
+static struct config *reload(const char *file, const struct config *cur, bool room)
+{
+    char err[512];
+    struct config *next = NULL;
+    if (!room) {
+        log_msg(LOG_ERROR, "SIGHUP: too many reloads in one run; restart the daemon to reload again", NULL);
+        return NULL;
+    }
+    if (config_load(file, environ, &next, err, sizeof(err)) != IH_OK) {
+        log_msg(LOG_ERROR, "SIGHUP: the new configuration is refused; the current one stays", "reason", err, NULL);
+        return NULL;
+    }
+    if (strcmp(next->listen_host, cur->listen_host) || next->listen_port != cur->listen_port ||
+        strcmp(next->db_path, cur->db_path) || next->threads != cur->threads ||
+        strcmp(next->callback_url, cur->callback_url) || strcmp(next->pan_key_file, cur->pan_key_file) ||
+        next->rate_limit != cur->rate_limit || next->rate_burst != cur->rate_burst)
+        log_msg(LOG_WARN, "SIGHUP: some changed settings take effect only after a restart "
+                          "(listen, database, threads, callback, PAN key, rate limits)", NULL);
+    for (size_t i = 0; i < next->nissuers; i++)
+        if (jwt_issuer_prefetch(next->issuers[i]) != IH_OK)
+            log_msg(LOG_WARN, "cannot fetch the JWKS of a JWT issuer yet", "issuer", jwt_issuer_name(next->issuers[i]),
+                    NULL);
+    log_configure(next->log_level, next->log_json);
+    char keys[16], issuers[16];
+    snprintf(keys, sizeof(keys), "%zu", next->keys.n);
+    snprintf(issuers, sizeof(issuers), "%zu", next->nissuers);
+    log_msg(LOG_INFO, "SIGHUP: configuration reloaded", "api_keys", keys, "jwt_issuers", issuers, NULL);
+    return next;
+}
+
 static int serve(const char *file)
 {
     struct config *cfg = NULL;
@@ -160,12 +193,18 @@ static int serve(const char *file)
     snprintf(ver, sizeof(ver), "%s", ISSUERHOOK_VERSION);
     log_msg(LOG_INFO, "listening", "host", cfg->listen_host, "port", port, "version", ver, NULL);
 
+    struct config *retired[64]; /* configurations replaced by SIGHUP, freed at exit */
+    size_t nretired = 0;
     for (;;) {
         int sig = 0;
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_msg(LOG_INFO, "SIGHUP received; configuration reload is not supported yet, nothing changed", NULL);
+            struct config *next = reload(file, cfg, nretired < 64);
+            if (next) {
+                retired[nretired++] = (struct config *)server_swap_credentials(srv, next);
+                cfg = next; /* the newest; earlier ones are in retired[] */
+            }
             continue;
         }
         break;
@@ -185,6 +224,8 @@ static int serve(const char *file)
     server_stop(srv);
     srv = NULL;
     log_msg(LOG_INFO, "stopped", NULL);
+    for (size_t i = 0; i < nretired; i++)
+        config_free(retired[i]);
 done:
     server_stop(srv);
     callback_stop(cb);

@@ -38,6 +38,8 @@ struct server {
     uint16_t port;
     atomic_size_t in_flight;
     atomic_bool stopping;
+    _Atomic(const struct config *) credentials; /* API keys, JWT issuers, header: SIGHUP swaps it */
+    MHD_socket quiesced; /* the listening socket once quiesced: closed only after MHD_stop_daemon */
 };
 
 struct request {
@@ -175,7 +177,7 @@ static bool media_type_json(const char *ct)
  * on refusal sets the answer. */
 static bool authorize(struct request *r)
 {
-    const struct config *cfg = r->srv->app->cfg;
+    const struct config *cfg = atomic_load(&r->srv->credentials);
     const struct route *rt = r->match.route;
     if ((rt->access == ACCESS_HEALTH && cfg->health_public) || (rt->access == ACCESS_METRICS && cfg->metrics_public))
         return true;
@@ -448,6 +450,8 @@ ih_status server_start(struct app *app, const struct route *routes, size_t nrout
         return IH_ENOMEM;
     }
     s->app = app;
+    s->quiesced = MHD_INVALID_SOCKET;
+    atomic_store(&s->credentials, app->cfg);
     s->routes = routes;
     s->nroutes = nroutes;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -478,12 +482,18 @@ ih_status server_start(struct app *app, const struct route *routes, size_t nrout
 
 uint16_t server_port(const struct server *s) { return s->port; }
 
+const struct config *server_swap_credentials(struct server *s, const struct config *cfg)
+{
+    return atomic_exchange(&s->credentials, cfg);
+}
+
 void server_quiesce(struct server *s)
 {
     atomic_store(&s->stopping, true);
-    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    /* each pool thread drops the socket from its own epoll set later: closing it now
+     * would make that fail, and libmicrohttpd aborts on the failure */
+    if (s->quiesced == MHD_INVALID_SOCKET)
+        s->quiesced = MHD_quiesce_daemon(s->mhd);
 }
 
 size_t server_in_flight(const struct server *s) { return atomic_load(&s->in_flight); }
@@ -493,5 +503,7 @@ void server_stop(struct server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->mhd);
+    if (s->quiesced != MHD_INVALID_SOCKET)
+        close(s->quiesced);
     free(s);
 }

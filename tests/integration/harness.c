@@ -95,6 +95,8 @@ bool daemon_start(struct daemon *d)
                     execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
                 _exit(127);
             }
+            if (d->config)
+                execl(IH_DAEMON_PATH, "issuerhookd", "--config", d->config, (char *)NULL);
             execl(IH_DAEMON_PATH, "issuerhookd", (char *)NULL);
             _exit(127);
         }

@@ -18,6 +18,7 @@ struct daemon {
     char db[320];
     char log[320];
     const char *extra_env[16]; /* "KEY=VALUE", NULL-terminated */
+    const char *config;        /* passed as --config when set */
 };
 
 /* Creates the folder (once) and starts the daemon; waits until /health answers. */

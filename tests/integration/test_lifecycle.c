@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <curl/curl.h>
 #include <signal.h>
+#include <time.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +130,104 @@ static void test_sigterm_exits_zero_and_keeps_data(void **state)
     daemon_cleanup(&d);
 }
 
+/* Waits until the daemon's log holds needle (a SIGHUP's outcome). */
+static bool log_has(const struct daemon *d, const char *needle)
+{
+    for (int i = 0; i < 250; i++) {
+        FILE *f = fopen(d->log, "r");
+        char line[4096];
+        bool found = false;
+        while (f && !found && fgets(line, sizeof(line), f))
+            found = strstr(line, needle) != NULL;
+        if (f)
+            fclose(f);
+        if (found)
+            return true;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static void write_conf(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* One kept-alive connection: counts new connections, so a reload that drops one shows. */
+static long post_on(CURL *c, int port, const char *key, long *new_connections)
+{
+    char url[80], hdr[120];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/events", port);
+    snprintf(hdr, sizeof(hdr), "X-API-Key: %s", key);
+    char id[37];
+    test_uuid(id);
+    char *body = amiko_event(id, "case_created");
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    h = curl_slist_append(h, "tracing-id: reload");
+    h = curl_slist_append(h, hdr);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    FILE *sink = fopen("/dev/null", "w");
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    long st = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, new_connections);
+    fclose(sink);
+    curl_slist_free_all(h);
+    free(body);
+    return st;
+}
+
+/* SIGHUP reloads the API keys without a restart and without dropping a connection;
+ * a bad new file is refused and the old keys stay. */
+static void test_sighup_reloads_keys(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ihreload.XXXXXX", old_line[256], new_line[256], text[700];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    key_line("OLD", "old-partner-key", "amiko:events", old_line, sizeof(old_line));
+    key_line("NEW", "new-partner-key", "amiko:events", new_line, sizeof(new_line));
+    snprintf(text, sizeof(text), "%s\n", old_line);
+    write_conf(path, text);
+    struct daemon d = {.config = path};
+    assert_true(daemon_start(&d));
+    /* c stays one connection across the reload; refusals (answered before the body is
+     * read, which closes their connection) go on another */
+    CURL *c = curl_easy_init(), *probe = curl_easy_init();
+    long conns = 0, probe_conns = 0;
+    assert_int_equal(post_on(c, d.port, "old-partner-key", &conns), 200);
+    assert_int_equal(conns, 1);
+    assert_int_equal(post_on(probe, d.port, "new-partner-key", &probe_conns), 401);
+
+    snprintf(text, sizeof(text), "# rotated\n%s\n", new_line);
+    write_conf(path, text);
+    kill(d.pid, SIGHUP);
+    assert_true(log_has(&d, "configuration reloaded"));
+    assert_int_equal(post_on(c, d.port, "new-partner-key", &conns), 200);
+    assert_int_equal(conns, 0); /* the same connection served before and after */
+    assert_int_equal(post_on(probe, d.port, "old-partner-key", &probe_conns), 401);
+
+    write_conf(path, "ISSUERHOOK_THREADS=zero\n");
+    kill(d.pid, SIGHUP);
+    assert_true(log_has(&d, "the new configuration is refused"));
+    assert_true(log_has(&d, "ISSUERHOOK_THREADS"));
+    assert_int_equal(post_on(c, d.port, "new-partner-key", &conns), 200); /* the old settings stay */
+    curl_easy_cleanup(c);
+    curl_easy_cleanup(probe);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_bad_configuration_names_the_key),
         cmocka_unit_test(test_keygen_key_works),
         cmocka_unit_test(test_sigterm_exits_zero_and_keeps_data),
+        cmocka_unit_test(test_sighup_reloads_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
