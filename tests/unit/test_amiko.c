@@ -519,20 +519,7 @@ static void test_fixture_verdicts(void **state)
         json_t *root = tu_fixture(rel);
         struct check_result res;
         check_schema(strcmp(schema, "event") == 0 ? EVENT : DOMAIN_EVENT, root, &res);
-        if (res.n != json_array_size(want) || res.dropped)
-            print_error("%s:\n", rel);
-        assert_violation_count(&res, json_array_size(want));
-        size_t i;
-        json_t *pr;
-        json_array_foreach(want, i, pr) {
-            const char *ptr = json_string_value(json_array_get(pr, 0));
-            const char *rule = json_string_value(json_array_get(pr, 1));
-            assert_non_null(ptr);
-            assert_non_null(rule);
-            if (!tu_find_violation(&res, ptr, rule))
-                print_error("%s:\n", rel);
-            assert_violation(&res, ptr, rule);
-        }
+        tu_assert_verdict(&res, want, rel);
         check_result_clear(&res);
         json_decref(root);
         checked++;
@@ -546,35 +533,7 @@ static void test_fixture_verdicts(void **state)
 static void test_every_fixture_has_a_verdict(void **state)
 {
     (void)state;
-    json_t *verdicts = tu_fixture("amiko/verdicts.json");
-    static const char *const dirs[] = {"valid", "invalid"};
-    for (size_t d = 0; d < 2; d++) {
-        char path[1024];
-        snprintf(path, sizeof(path), "%s/amiko/%s", FIXTURES_DIR, dirs[d]);
-        DIR *dir = opendir(path);
-        assert_non_null(dir);
-        size_t files = 0;
-        for (struct dirent *e; (e = readdir(dir)) != NULL;) {
-            size_t l = strlen(e->d_name);
-            if (l < 5 || strcmp(e->d_name + l - 5, ".json") != 0)
-                continue;
-            char key[512];
-            snprintf(key, sizeof(key), "%s/%s", dirs[d], e->d_name);
-            json_t *verdict = json_object_get(verdicts, key);
-            if (!verdict)
-                print_error("%s has no entry in verdicts.json\n", key);
-            assert_non_null(verdict);
-            size_t nviol = json_array_size(json_object_get(verdict, "violations"));
-            if (d == 0)
-                assert_int_equal(nviol, 0);
-            else
-                assert_true(nviol > 0);
-            files++;
-        }
-        closedir(dir);
-        assert_true(files >= 2);
-    }
-    json_decref(verdicts);
+    tu_check_every_fixture_has_verdict("amiko", 2);
 }
 
 int main(void)

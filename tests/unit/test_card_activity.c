@@ -128,74 +128,14 @@ static void test_maximal_items_are_valid(void **state)
 static void test_fixture_verdicts(void **state)
 {
     (void)state;
-    json_t *verdicts = tu_fixture("card_activity/verdicts.json");
-    const char *name;
-    json_t *want;
-    size_t checked = 0;
-    json_object_foreach(verdicts, name, want) {
-        if (name[0] == '_')
-            continue;
-        char rel[512];
-        snprintf(rel, sizeof(rel), "card_activity/%s", name);
-        assert_true(json_is_array(want));
-        json_t *root = tu_fixture(rel);
-        struct check_result res;
-        memset(&res, 0, sizeof(res));
-        check_card_activity(root, &res);
-        if (res.n != json_array_size(want) || res.dropped)
-            print_error("%s:\n", rel);
-        assert_violation_count(&res, json_array_size(want));
-        size_t i;
-        json_t *pr;
-        json_array_foreach(want, i, pr) {
-            const char *ptr = json_string_value(json_array_get(pr, 0));
-            const char *rule = json_string_value(json_array_get(pr, 1));
-            assert_non_null(ptr);
-            assert_non_null(rule);
-            if (!tu_find_violation(&res, ptr, rule))
-                print_error("%s:\n", rel);
-            assert_violation(&res, ptr, rule);
-        }
-        check_result_clear(&res);
-        json_decref(root);
-        checked++;
-    }
-    json_decref(verdicts);
-    assert_true(checked >= 3);
+    tu_check_verdicts("card_activity", check_card_activity, 3);
 }
 
 /* Every payload under valid/ and invalid/ has a verdict: none for valid/, some for invalid/. */
 static void test_every_fixture_has_a_verdict(void **state)
 {
     (void)state;
-    json_t *verdicts = tu_fixture("card_activity/verdicts.json");
-    static const char *const dirs[] = {"valid", "invalid"};
-    for (size_t d = 0; d < 2; d++) {
-        char path[1024];
-        snprintf(path, sizeof(path), "%s/card_activity/%s", FIXTURES_DIR, dirs[d]);
-        DIR *dir = opendir(path);
-        assert_non_null(dir);
-        size_t files = 0;
-        for (struct dirent *e; (e = readdir(dir)) != NULL;) {
-            size_t l = strlen(e->d_name);
-            if (l < 5 || strcmp(e->d_name + l - 5, ".json") != 0)
-                continue;
-            char key[512];
-            snprintf(key, sizeof(key), "%s/%s", dirs[d], e->d_name);
-            json_t *want = json_object_get(verdicts, key);
-            if (!want)
-                print_error("%s has no entry in verdicts.json\n", key);
-            assert_non_null(want);
-            if (d == 0)
-                assert_int_equal(json_array_size(want), 0);
-            else
-                assert_true(json_array_size(want) > 0);
-            files++;
-        }
-        closedir(dir);
-        assert_true(files >= 1);
-    }
-    json_decref(verdicts);
+    tu_check_every_fixture_has_verdict("card_activity", 1);
 }
 
 /* =================== the enums =================== */

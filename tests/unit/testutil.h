@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +172,103 @@ static inline void tu_assert_only_violation(const struct check_result *r, const 
 {
     tu_assert_violation_count(r, 1, file, line);
     tu_assert_violation(r, pointer, rule, file, line);
+}
+
+/* ---- fixture files and their verdicts ----
+ * tests/fixtures/<api>/verdicts.json maps "valid/x.json" and "invalid/y.json" to the
+ * violations each must give: an array of [pointer, rule] pairs, or an object whose
+ * "violations" member is that array. */
+
+typedef void (*tu_check_fn)(const json_t *root, struct check_result *res);
+
+static inline json_t *tu_verdict_violations(json_t *entry)
+{
+    return json_is_object(entry) ? json_object_get(entry, "violations") : entry;
+}
+
+/* res holds exactly the violations of want; rel names the fixture in a failure. */
+static inline void tu_assert_verdict(const struct check_result *res, json_t *want, const char *rel)
+{
+    assert_true(json_is_array(want));
+    if (res->n != json_array_size(want) || res->dropped)
+        print_error("%s:\n", rel);
+    assert_violation_count(res, json_array_size(want));
+    size_t i;
+    json_t *pr;
+    json_array_foreach(want, i, pr) {
+        const char *ptr = json_string_value(json_array_get(pr, 0));
+        const char *rule = json_string_value(json_array_get(pr, 1));
+        assert_non_null(ptr);
+        assert_non_null(rule);
+        if (!tu_find_violation(res, ptr, rule))
+            print_error("%s:\n", rel);
+        assert_violation(res, ptr, rule);
+    }
+}
+
+/* Every entry of <api>/verdicts.json: its file, checked with check, gives exactly the
+ * listed violations; at least min_checked entries. */
+static inline void tu_check_verdicts(const char *api, tu_check_fn check, size_t min_checked)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/verdicts.json", api);
+    json_t *verdicts = tu_fixture(path);
+    const char *name;
+    json_t *entry;
+    size_t checked = 0;
+    json_object_foreach(verdicts, name, entry) {
+        if (name[0] == '_')
+            continue;
+        char rel[512];
+        snprintf(rel, sizeof(rel), "%s/%s", api, name);
+        json_t *root = tu_fixture(rel);
+        struct check_result res;
+        memset(&res, 0, sizeof(res));
+        check(root, &res);
+        tu_assert_verdict(&res, tu_verdict_violations(entry), rel);
+        check_result_clear(&res);
+        json_decref(root);
+        checked++;
+    }
+    json_decref(verdicts);
+    assert_true(checked >= min_checked);
+}
+
+/* Every payload under <api>/valid and <api>/invalid has a verdict: none for valid/,
+ * some for invalid/; each folder holds at least min_files payloads. */
+static inline void tu_check_every_fixture_has_verdict(const char *api, size_t min_files)
+{
+    char vpath[256];
+    snprintf(vpath, sizeof(vpath), "%s/verdicts.json", api);
+    json_t *verdicts = tu_fixture(vpath);
+    static const char *const dirs[] = {"valid", "invalid"};
+    for (size_t d = 0; d < 2; d++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s/%s", FIXTURES_DIR, api, dirs[d]);
+        DIR *dir = opendir(path);
+        assert_non_null(dir);
+        size_t files = 0;
+        for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+            size_t l = strlen(e->d_name);
+            if (l < 5 || strcmp(e->d_name + l - 5, ".json") != 0)
+                continue;
+            char key[512];
+            snprintf(key, sizeof(key), "%s/%s", dirs[d], e->d_name);
+            json_t *entry = json_object_get(verdicts, key);
+            if (!entry)
+                print_error("%s has no entry in verdicts.json\n", key);
+            assert_non_null(entry);
+            size_t n = json_array_size(tu_verdict_violations(entry));
+            if (d == 0)
+                assert_int_equal(n, 0);
+            else
+                assert_true(n > 0);
+            files++;
+        }
+        closedir(dir);
+        assert_true(files >= min_files);
+    }
+    json_decref(verdicts);
 }
 
 #endif
