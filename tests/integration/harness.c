@@ -218,8 +218,11 @@ bool http_request(const struct daemon *d, const char *method, const char *path, 
     CURL *c = curl_easy_init();
     if (!c)
         return false;
-    char url[512];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", d->port, path);
+    char *url = NULL; /* any length: the feed's nextPage_url can be long */
+    if (asprintf(&url, "http://127.0.0.1:%d%s", d->port, path) < 0) {
+        curl_easy_cleanup(c);
+        return false;
+    }
     struct curl_slist *hl = NULL;
     for (size_t i = 0; headers && headers[i]; i++)
         hl = curl_slist_append(hl, headers[i]);
@@ -247,6 +250,7 @@ bool http_request(const struct daemon *d, const char *method, const char *path, 
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
+    free(url);
     out->body = s.buf ? s.buf : calloc(1, 1);
     out->len = s.len;
     /* a server may answer (e.g. 413) and close before the upload ends: keep its answer */

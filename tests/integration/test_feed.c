@@ -37,101 +37,19 @@ static char writer_key[256], reader_key[256], noread_key[256];
 static const char *const READER[] = {"X-API-Key: " READER_SECRET, NULL};
 static const char *const NOREAD[] = {"X-API-Key: " NOREAD_SECRET, NULL};
 
-/* ---- HTTP with its own libcurl handle (thread-safe, any URL length) ---- */
+/* ---- HTTP through the harness (thread-safe: a handle per request) ---- */
 
-struct resp {
-    long status;
-    char *body;
-    size_t len;
-    char content_type[128];
-    char www_authenticate[160];
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+/* GET (body NULL) or POST; false on a transport error. c is unused (kept by callers). */
+static bool request(CURL *c, const char *path, const char *const *headers, const char *body, struct http_resp *out)
 {
-    struct resp *r = arg;
-    size_t add = sz * n;
-    char *nb = realloc(r->body, r->len + add + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + r->len, p, add);
-    r->len += add;
-    nb[r->len] = '\0';
-    r->body = nb;
-    return add;
-}
-
-static void header_value(const char *line, size_t n, const char *name, char *dst, size_t cap)
-{
-    size_t nl = strlen(name);
-    if (n <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-        return;
-    const char *v = line + nl + 1;
-    while (*v == ' ')
-        v++;
-    size_t vl = n - (size_t)(v - line);
-    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
-        vl--;
-    snprintf(dst, cap, "%.*s", (int)vl, v);
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *arg)
-{
-    struct resp *r = arg;
-    header_value(p, sz * n, "Content-Type", r->content_type, sizeof(r->content_type));
-    header_value(p, sz * n, "WWW-Authenticate", r->www_authenticate, sizeof(r->www_authenticate));
-    return sz * n;
-}
-
-/* GET (body NULL) or POST; false on a transport error. c may be NULL (a fresh handle). */
-static bool request(CURL *c, const char *path, const char *const *headers, const char *body, struct resp *out)
-{
-    memset(out, 0, sizeof(*out));
-    bool own = !c;
-    if (own && !(c = curl_easy_init()))
-        return false;
-    curl_easy_reset(c); /* keeps the connection */
-    size_t cap = strlen(path) + 64;
-    char *url = malloc(cap);
-    snprintf(url, cap, "http://127.0.0.1:%d%s", D.port, path);
-    struct curl_slist *hl = NULL;
-    for (size_t i = 0; headers && headers[i]; i++)
-        hl = curl_slist_append(hl, headers[i]);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    curl_slist_free_all(hl);
-    free(url);
-    if (own)
-        curl_easy_cleanup(c);
-    if (!out->body)
-        out->body = calloc(1, 1);
-    return rc == CURLE_OK;
-}
-
-static void resp_free(struct resp *r)
-{
-    free(r->body);
-    r->body = NULL;
+    (void)c;
+    return http_request(&D, body ? "POST" : "GET", path, headers, body, body ? strlen(body) : 0, false, out);
 }
 
 /* GET path with the reader's key; asserts 200 and JSON; caller decrefs. */
 static json_t *get_ok(const char *path)
 {
-    struct resp r;
+    struct http_resp r;
     if (!request(NULL, path, READER, NULL, &r))
         fail_msg("GET %s: no answer", path);
     if (r.status != 200)
@@ -141,7 +59,7 @@ static json_t *get_ok(const char *path)
     json_t *j = json_loadb(r.body, r.len, 0, &e);
     if (!j)
         fail_msg("GET %s: not JSON: %s", path, r.body);
-    resp_free(&r);
+    http_resp_free(&r);
     return j;
 }
 
@@ -288,12 +206,12 @@ static void post_as(const char *path, const char *tracing, const char *body, lon
     char th[200];
     snprintf(th, sizeof(th), "tracing-id: %s", tracing);
     const char *h[] = {"Content-Type: application/json", "X-API-Key: " WRITER_SECRET, th, NULL};
-    struct resp r;
+    struct http_resp r;
     if (!request(NULL, path, h, body, &r))
         fail_msg("POST %s: no answer", path);
     if (r.status != want)
         fail_msg("POST %s: %ld (want %ld): %s", path, r.status, want, r.body);
-    resp_free(&r);
+    http_resp_free(&r);
 }
 
 /* ---- setup ---- */
@@ -409,7 +327,7 @@ static void test_every_source_read_back(void **state)
     /* read them back */
     char q[256] = "/banking/recentEventHistory?limit=100";
     add_param(q, sizeof(q), "watermark", start);
-    struct resp raw;
+    struct http_resp raw;
     assert_true(request(NULL, q, READER, NULL, &raw));
     assert_int_equal(raw.status, 200);
     /* no clear card number or tax id anywhere in the answer */
@@ -419,7 +337,7 @@ static void test_every_source_read_back(void **state)
     assert_null(strstr(raw.body, TAX_DECLINED));
     assert_null(strstr(raw.body, "customerTaxId"));
     json_t *j = json_loadb(raw.body, raw.len, 0, NULL);
-    resp_free(&raw);
+    http_resp_free(&raw);
     assert_non_null(j);
     assert_false(json_is_true(json_object_get(j, "hasMore")));
     assert_string_equal(jstr(j, "version"), "0.1.0");
@@ -558,11 +476,11 @@ static void *writer_main(void *arg)
         char id[37];
         event_id(i, id);
         char *b = amiko_v1(id, "case_created", 1700000000000LL);
-        struct resp r;
+        struct http_resp r;
         bool ok = b && request(c, "/events", h, b, &r);
         atomic_store(&acked[i], ok ? r.status : -1);
         if (ok)
-            resp_free(&r);
+            http_resp_free(&r);
         free(b);
     }
     curl_easy_cleanup(c);
@@ -587,17 +505,17 @@ static void *poller_main(void *arg)
         bool done_before = atomic_load(&writers_done);
         char path[256] = "/banking/recentEventHistory?limit=" "50";
         add_param(path, sizeof(path), "watermark", p->watermark);
-        struct resp r;
+        struct http_resp r;
         if (!request(c, path, READER, NULL, &r) || r.status != 200) {
             p->http_errors++;
             poll_error(p, "poll: %ld %s", r.status, r.body ? r.body : "");
-            resp_free(&r);
+            http_resp_free(&r);
             if (p->http_errors > 50)
                 break;
             continue;
         }
         json_t *j = json_loadb(r.body, r.len, 0, NULL);
-        resp_free(&r);
+        http_resp_free(&r);
         p->polls++;
         json_t *items = json_object_get(j, "items");
         const char *wm = jstr(j, "watermark");
@@ -952,13 +870,13 @@ static void test_history_next_page_of_early_interval(void **state)
         json_t *j = get_ok(q);
         const char *next = jstr(j, "nextPage_url");
         assert_non_null(next);
-        struct resp r;
+        struct http_resp r;
         assert_true(request(NULL, next, READER, NULL, &r));
         if (r.status != 200) {
             print_error("occurredAt=%s: the nextPage_url %s answers %ld\n", intervals[k], next, r.status);
             failures++;
         }
-        resp_free(&r);
+        http_resp_free(&r);
         json_decref(j);
     }
     assert_int_equal(failures, 0);
@@ -1080,7 +998,7 @@ static void test_limits(void **state)
 
 static void expect_400(const char *path, const char *param)
 {
-    struct resp r;
+    struct http_resp r;
     if (!request(NULL, path, READER, NULL, &r))
         fail_msg("GET %s: no answer", path);
     if (r.status != 400)
@@ -1096,7 +1014,7 @@ static void expect_400(const char *path, const char *param)
     if (!detail || !strstr(detail, param))
         fail_msg("GET %s: detail \"%s\" does not name %s", path, detail ? detail : "(none)", param);
     json_decref(p);
-    resp_free(&r);
+    http_resp_free(&r);
 }
 
 static void expect_400_with(const char *route, const char *name, const char *value, const char *param)
@@ -1173,30 +1091,30 @@ static void test_scopes(void **state)
     (void)state;
     const char *paths[] = {"/banking/recentEventHistory", "/banking/eventHistory", "/banking/eventTypes"};
     for (size_t i = 0; i < 3; i++) {
-        struct resp r;
+        struct http_resp r;
         assert_true(request(NULL, paths[i], NULL, NULL, &r));
         if (r.status != 401)
             fail_msg("%s without a key: %ld", paths[i], r.status);
         assert_true(r.www_authenticate[0] != '\0');
         assert_non_null(strstr(r.content_type, "application/problem+json"));
-        resp_free(&r);
+        http_resp_free(&r);
         const char *wrong[] = {"X-API-Key: not-a-configured-key", NULL};
         assert_true(request(NULL, paths[i], wrong, NULL, &r));
         assert_int_equal(r.status, 401);
-        resp_free(&r);
+        http_resp_free(&r);
         assert_true(request(NULL, paths[i], NOREAD, NULL, &r));
         if (r.status != 403)
             fail_msg("%s with a key without bankingAdmin/read: %ld", paths[i], r.status);
         assert_non_null(strstr(r.content_type, "application/problem+json"));
         assert_null(strstr(r.body, "\"items\""));
-        resp_free(&r);
+        http_resp_free(&r);
         const char *writer[] = {"X-API-Key: " WRITER_SECRET, NULL};
         assert_true(request(NULL, paths[i], writer, NULL, &r));
         assert_int_equal(r.status, 403);
-        resp_free(&r);
+        http_resp_free(&r);
         assert_true(request(NULL, paths[i], READER, NULL, &r));
         assert_int_equal(r.status, 200);
-        resp_free(&r);
+        http_resp_free(&r);
     }
 }
 
