@@ -2,8 +2,11 @@
 # Installs the Debian packages issuerhook needs to build and test, when they are missing.
 # As root it runs apt-get; otherwise it prints the exact command and stops.
 set -euo pipefail
+# systemd: systemd-analyze for the unit test; prometheus: promtool for the /metrics test;
+# debootstrap: the Docker runtime-stage test; shellcheck: the scripts test.
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
-      libcurl4-openssl-dev libssl-dev libsqlite3-dev libcmocka-dev curl sqlite3)
+      libcurl4-openssl-dev libssl-dev libsqlite3-dev libcmocka-dev curl sqlite3
+      systemd prometheus debootstrap shellcheck)
 [ "${IH_BENCH:-0}" = 1 ] && pkgs+=(wrk)
 missing=()
 for p in "${pkgs[@]}"; do
