@@ -19,6 +19,7 @@
 #include "issuerhook/log.h"
 #include "issuerhook/metrics.h"
 #include "issuerhook/migrate.h"
+#include "issuerhook/notify.h"
 #include "issuerhook/outbox.h"
 #include "issuerhook/ratelimit.h"
 #include "issuerhook/tokenize.h"
@@ -85,6 +86,21 @@ static int64_t mono_ms(void)
     return writer_now_ms();
 }
 
+static int64_t writer_alive(void *arg)
+{
+    return writer_heartbeat_ms(arg);
+}
+
+/* Tells systemd (when it started us with Type=notify) what the daemon is doing. */
+static void tell_manager(const char *state)
+{
+    static bool warned;
+    if (!notify_send(state) && !warned) {
+        warned = true;
+        log_msg(LOG_WARN, "cannot write to NOTIFY_SOCKET; the service manager is not told our state", NULL);
+    }
+}
+
 /* SIGHUP: reads the configuration again. API keys, JWT issuers, the key header, the
  * public health/metrics settings and the log level take effect; other keys need a
  * restart (said in the log). A configuration that does not load changes nothing. */
@@ -127,6 +143,7 @@ static int serve(const char *file)
     struct callback *cb = NULL;
     struct tokenizer *tk = NULL;
     struct ratelimit *rl = NULL;
+    struct watchdog *wd = NULL;
     char err[512];
     int ret = load(file, &cfg);
     if (ret)
@@ -192,6 +209,12 @@ static int serve(const char *file)
     snprintf(port, sizeof(port), "%u", server_port(srv));
     snprintf(ver, sizeof(ver), "%s", ISSUERHOOK_VERSION);
     log_msg(LOG_INFO, "listening", "host", cfg->listen_host, "port", port, "version", ver, NULL);
+    /* Ready only now: the database is open, migrations applied, the socket listening. */
+    char state[160];
+    snprintf(state, sizeof(state), "READY=1\nSTATUS=listening on %s:%s", cfg->listen_host, port);
+    tell_manager(state);
+    if (watchdog_start(writer_alive, w, &wd) != IH_OK)
+        log_msg(LOG_ERROR, "cannot start the watchdog thread; the service manager will restart the daemon", NULL);
 
     struct config *retired[64]; /* configurations replaced by SIGHUP, freed at exit */
     size_t nretired = 0;
@@ -200,16 +223,21 @@ static int serve(const char *file)
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
+            char reloading[96];
+            snprintf(reloading, sizeof(reloading), "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)mono_ms() * 1000);
+            tell_manager(reloading);
             struct config *next = reload(file, cfg, nretired < 64);
             if (next) {
                 retired[nretired++] = (struct config *)server_swap_credentials(srv, next);
                 cfg = next; /* the newest; earlier ones are in retired[] */
             }
+            tell_manager(state); /* READY=1 again: reloaded, or kept the old settings */
             continue;
         }
         break;
     }
     log_msg(LOG_INFO, "stopping: no new connections; finishing requests in flight", NULL);
+    tell_manager("STOPPING=1\nSTATUS=stopping: finishing requests in flight");
     server_quiesce(srv);
     int64_t deadline = mono_ms() + (int64_t)cfg->shutdown_grace_s * 1000;
     while (server_in_flight(srv) > 0 && mono_ms() < deadline) {
@@ -221,12 +249,15 @@ static int serve(const char *file)
     callback_stop(cb); /* before the writer: its last outcomes are recorded first */
     cb = NULL;
     writer_stop(w); /* commits what is queued; later submits answer 503 */
+    watchdog_stop(wd); /* after the writer's last commit: pings lasted through the drain */
+    wd = NULL;
     server_stop(srv);
     srv = NULL;
     log_msg(LOG_INFO, "stopped", NULL);
     for (size_t i = 0; i < nretired; i++)
         config_free(retired[i]);
 done:
+    watchdog_stop(wd);
     server_stop(srv);
     callback_stop(cb);
     writer_free(w);

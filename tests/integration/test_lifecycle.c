@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -228,6 +231,68 @@ static void test_sighup_reloads_keys(void **state)
     unlink(path);
 }
 
+/* The next datagram from the daemon to its "service manager" within ms ("" if none). */
+static void next_notification(int fd, int ms, char *buf, size_t cap)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    buf[0] = '\0';
+    if (poll(&p, 1, ms) == 1) {
+        ssize_t n = recv(fd, buf, cap - 1, 0);
+        buf[n > 0 ? n : 0] = '\0';
+    }
+}
+
+/* Waits up to ms for a notification starting with prefix, skipping watchdog pings. */
+static bool expect_notification(int fd, const char *prefix, int ms, char *buf, size_t cap)
+{
+    for (int waited = 0; waited < ms; waited += 100) {
+        next_notification(fd, 100, buf, cap);
+        if (strncmp(buf, prefix, strlen(prefix)) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Type=notify as systemd runs it: READY=1 only once the daemon answers, WATCHDOG=1
+ * while the writer turns, RELOADING=1 then READY=1 around SIGHUP, STOPPING=1 on SIGTERM. */
+static void test_systemd_notify_and_watchdog(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ihnotify.XXXXXX", env_sock[200], buf[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(env_sock, sizeof(env_sock), "NOTIFY_SOCKET=%s/notify", dir);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", dir);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+    struct daemon d = {.extra_env = {env_sock, "WATCHDOG_USEC=3000000", NULL}};
+    assert_true(daemon_start(&d));
+    /* the first thing systemd hears is READY=1, sent after the socket listens */
+    next_notification(fd, 5000, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "READY=1"));
+    assert_non_null(strstr(buf, "STATUS=listening on 127.0.0.1:"));
+    const char *h[] = {"Content-Type: application/json", "tracing-id: notify", "X-API-Key: " KEY_FULL, NULL};
+    assert_int_equal(post_event(&d, h, NULL, NULL), 200);
+    /* a ping every second (interval / 3) */
+    assert_true(expect_notification(fd, "WATCHDOG=1", 2500, buf, sizeof(buf)));
+    assert_true(expect_notification(fd, "WATCHDOG=1", 2500, buf, sizeof(buf)));
+
+    kill(d.pid, SIGHUP);
+    assert_true(expect_notification(fd, "RELOADING=1\nMONOTONIC_USEC=", 3000, buf, sizeof(buf)));
+    assert_true(expect_notification(fd, "READY=1", 3000, buf, sizeof(buf)));
+
+    kill(d.pid, SIGTERM);
+    assert_true(expect_notification(fd, "STOPPING=1", 3000, buf, sizeof(buf)));
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+    close(fd);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_keygen_key_works),
         cmocka_unit_test(test_sigterm_exits_zero_and_keeps_data),
         cmocka_unit_test(test_sighup_reloads_keys),
+        cmocka_unit_test(test_systemd_notify_and_watchdog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
