@@ -86,6 +86,11 @@ static int64_t mono_ms(void)
     return writer_now_ms();
 }
 
+static double gauge_start_time(void *arg)
+{
+    return (double)*(const int64_t *)arg / 1000.0;
+}
+
 static int64_t writer_alive(void *arg)
 {
     return writer_heartbeat_ms(arg);
@@ -198,8 +203,12 @@ static int serve(const char *file)
         log_msg(LOG_WARN, "ISSUERHOOK_AMIKO_CALLBACK_URL is not set: booking status callbacks wait in the outbox",
                 NULL);
     }
+    static int64_t started_ms;
+    started_ms = (int64_t)time(NULL) * 1000;
+    metrics_set_gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.",
+                      gauge_start_time, &started_ms);
     struct app app = {.cfg = cfg, .db = db, .writer = w, .callback = cb, .tokenizer = tk, .ratelimit = rl,
-                      .started_ms = (int64_t)time(NULL) * 1000};
+                      .started_ms = started_ms};
     if (server_start(&app, api_routes, api_routes_count, &srv, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot start the HTTP server", "reason", err, NULL);
         ret = 1;

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "issuerhook/version.h"
+
 #define SLOTS 24
 #define ROUTES 24
-#define NBUCKETS 13
+#define NBUCKETS 12
 
 struct slot {
     _Atomic(const char *) label;
@@ -37,7 +39,7 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Buckets suited to a webhook: 1 ms ... 5 s. */
 static const double buckets[NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                         0.25, 0.5, 1, 2.5, 5, 10};
+                                         0.25, 0.5, 1, 2.5, 5};
 static const double batch_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 #define NBATCH (sizeof(batch_buckets) / sizeof(batch_buckets[0]))
 
@@ -268,6 +270,9 @@ ih_status metrics_render(char **out, size_t *len)
     outf(&o, "# HELP issuerhook_commit_seconds_total Time spent in commit transactions.\n"
              "# TYPE issuerhook_commit_seconds_total counter\nissuerhook_commit_seconds_total %.6f\n",
          atomic_load(&batch_seconds));
+    outf(&o, "# HELP issuerhook_build_info The running issuerhookd's version (value always 1).\n"
+             "# TYPE issuerhook_build_info gauge\nissuerhook_build_info{version=\"%s\"} 1\n",
+         ISSUERHOOK_VERSION);
     pthread_mutex_lock(&reg_lock);
     for (size_t i = 0; i < ngauges; i++)
         outf(&o, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", gauges[i].name, gauges[i].help, gauges[i].name,

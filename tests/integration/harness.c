@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,8 +74,12 @@ bool daemon_start(struct daemon *d)
         const char *wrapper = getenv("IH_DAEMON_WRAPPER");
         pid_t pid = fork();
         if (pid == 0) {
+            /* a test that fails an assertion leaves without stopping its daemon: the
+             * daemon dies with it, and holds none of the test's output pipes */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
             int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
             if (fd >= 0) {
+                dup2(fd, 1);
                 dup2(fd, 2);
                 close(fd);
             }
