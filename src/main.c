@@ -11,6 +11,7 @@
 
 #include "issuerhook/api.h"
 #include "issuerhook/apikey.h"
+#include "issuerhook/backup.h"
 #include "issuerhook/callback.h"
 #include "issuerhook/app.h"
 #include "issuerhook/config.h"
@@ -34,6 +35,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: issuerhookd [serve] [--config FILE]     run the daemon\n"
             "       issuerhookd migrate [--config FILE]     apply database migrations and exit\n"
+            "       issuerhookd backup [--config FILE] DEST copy the database (online) into the new file DEST\n"
             "       issuerhookd keygen NAME SCOPES          mint an API key (SCOPES comma-separated)\n"
             "       issuerhookd config-reference            print every configuration key\n"
             "       issuerhookd version\n");
@@ -289,6 +291,26 @@ static int migrate(const char *file)
     return ret;
 }
 
+/* An online copy of the configured database, safe while the daemon runs. */
+static int backup(const char *file, const char *dest)
+{
+    struct config *cfg = NULL;
+    int ret = load(file, &cfg);
+    if (ret)
+        return ret;
+    char err[512];
+    struct backup_result r;
+    if (db_backup(cfg->db_path, dest, &r, err, sizeof(err)) != IH_OK) {
+        fprintf(stderr, "issuerhookd backup: %s\n", err);
+        ret = 1;
+    } else {
+        printf("backup of %s written to %s: schema version %d, %lld records, %lld bytes\n", cfg->db_path, dest,
+               r.schema_version, r.records, r.bytes);
+    }
+    config_free(cfg);
+    return ret;
+}
+
 static int keygen(const char *name, const char *scopes)
 {
     for (const char *p = name; *p; p++) {
@@ -323,9 +345,12 @@ int main(int argc, char **argv)
         }
         return keygen(argv[i], argv[i + 1]);
     }
+    const char *dest = NULL; /* backup's one operand */
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             file = argv[++i];
+        } else if (strcmp(cmd, "backup") == 0 && !dest && argv[i][0] != '-') {
+            dest = argv[i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -346,6 +371,13 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "migrate") == 0)
         return migrate(file);
+    if (strcmp(cmd, "backup") == 0) {
+        if (!dest) {
+            usage(stderr);
+            return 2;
+        }
+        return backup(file, dest);
+    }
     if (strcmp(cmd, "version") == 0) {
         printf("issuerhookd %s\n", ISSUERHOOK_VERSION);
         return 0;
