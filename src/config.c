@@ -259,7 +259,11 @@ static char *trim(char *s)
     return s;
 }
 
-static ih_status load_file(struct config *c, const char *file, char *err, size_t errlen)
+/* Called for each KEY=VALUE line of a configuration file; where names the line. */
+typedef ih_status (*line_fn)(void *arg, const char *key, const char *val, const char *where, char *err,
+                             size_t errlen);
+
+static ih_status read_file(const char *file, line_fn fn, void *arg, char *err, size_t errlen)
 {
     FILE *f = fopen(file, "r");
     if (!f) {
@@ -296,11 +300,61 @@ static ih_status load_file(struct config *c, const char *file, char *err, size_t
             v[vl - 1] = '\0';
             v++;
         }
-        rc = apply(c, k, v, where, err, errlen);
+        rc = fn(arg, k, v, where, err, errlen);
     }
     fclose(f);
     crypto_wipe(line, sizeof(line));
     return rc;
+}
+
+static ih_status apply_line(void *arg, const char *key, const char *val, const char *where, char *err,
+                            size_t errlen)
+{
+    return apply(arg, key, val, where, err, errlen);
+}
+
+struct dedup {
+    char **env; /* the copy being filtered: entries set to NULL are the file's */
+    size_t n;
+};
+
+static ih_status drop_copy(void *arg, const char *key, const char *val, const char *where, char *err,
+                           size_t errlen)
+{
+    (void)where;
+    (void)err;
+    (void)errlen;
+    struct dedup *d = arg;
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < d->n; i++)
+        if (d->env[i] && strncmp(d->env[i], key, kl) == 0 && d->env[i][kl] == '=' && strcmp(d->env[i] + kl + 1, val) == 0)
+            d->env[i] = NULL;
+    return IH_OK;
+}
+
+ih_status config_env_overrides(const char *file, char *const *env, char ***out, char *err, size_t errlen)
+{
+    size_t n = 0;
+    while (env && env[n])
+        n++;
+    struct dedup d = {.env = calloc(n + 1, sizeof(char *)), .n = n};
+    *out = NULL;
+    if (!d.env)
+        return IH_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        d.env[i] = strncmp(env[i], PREFIX, strlen(PREFIX)) == 0 ? env[i] : NULL;
+    ih_status rc = file ? read_file(file, drop_copy, &d, err, errlen) : IH_OK;
+    if (rc != IH_OK) {
+        free(d.env);
+        return rc;
+    }
+    size_t k = 0; /* every entry but the file's copies, in order */
+    for (size_t i = 0; i < n; i++)
+        if (d.env[i] || strncmp(env[i], PREFIX, strlen(PREFIX)) != 0)
+            d.env[k++] = env[i];
+    d.env[k] = NULL;
+    *out = d.env;
+    return IH_OK;
 }
 
 ih_status config_load(const char *file, char *const *env, struct config **out, char *err, size_t errlen)
@@ -318,7 +372,7 @@ ih_status config_load(const char *file, char *const *env, struct config **out, c
             goto done;
         }
     }
-    if (file && (rc = load_file(c, file, err, errlen)) != IH_OK)
+    if (file && (rc = read_file(file, apply_line, c, err, errlen)) != IH_OK)
         goto done;
     for (char *const *e = env; e && *e; e++) {
         const char *eq = strchr(*e, '=');

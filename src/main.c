@@ -41,15 +41,20 @@ static void usage(FILE *f)
             "       issuerhookd version\n");
 }
 
-static int load(const char *file, struct config **cfg)
+static int load_env(const char *file, char *const *env, struct config **cfg)
 {
     char err[512];
-    if (config_load(file, environ, cfg, err, sizeof(err)) != IH_OK) {
+    if (config_load(file, env, cfg, err, sizeof(err)) != IH_OK) {
         fprintf(stderr, "issuerhookd: configuration: %s\n", err);
         return 2;
     }
     log_configure((*cfg)->log_level, (*cfg)->log_json);
     return 0;
+}
+
+static int load(const char *file, struct config **cfg)
+{
+    return load_env(file, environ, cfg);
 }
 
 static int open_db(const struct config *cfg, struct db **db)
@@ -111,7 +116,7 @@ static void tell_manager(const char *state)
 /* SIGHUP: reads the configuration again. API keys, JWT issuers, the key header, the
  * public health/metrics settings and the log level take effect; other keys need a
  * restart (said in the log). A configuration that does not load changes nothing. */
-static struct config *reload(const char *file, const struct config *cur, bool room)
+static struct config *reload(const char *file, char *const *env, const struct config *cur, bool room)
 {
     char err[512];
     struct config *next = NULL;
@@ -119,7 +124,7 @@ static struct config *reload(const char *file, const struct config *cur, bool ro
         log_msg(LOG_ERROR, "SIGHUP: too many reloads in one run; restart the daemon to reload again", NULL);
         return NULL;
     }
-    if (config_load(file, environ, &next, err, sizeof(err)) != IH_OK) {
+    if (config_load(file, env, &next, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "SIGHUP: the new configuration is refused; the current one stays", "reason", err, NULL);
         return NULL;
     }
@@ -152,9 +157,18 @@ static int serve(const char *file)
     struct ratelimit *rl = NULL;
     struct watchdog *wd = NULL;
     char err[512];
-    int ret = load(file, &cfg);
-    if (ret)
+    /* The environment minus the config file's own lines (systemd passes the same file
+     * as EnvironmentFile= and --config), so that SIGHUP sees the file's new values. */
+    char **env = NULL;
+    if (config_env_overrides(file, environ, &env, err, sizeof(err)) != IH_OK) {
+        fprintf(stderr, "issuerhookd: configuration: %s\n", err);
+        return 2;
+    }
+    int ret = load_env(file, env, &cfg);
+    if (ret) {
+        free(env);
         return ret;
+    }
     umask(027);
     /* Signals are taken by sigwait in this thread only; every thread started below
      * inherits the mask. */
@@ -237,7 +251,7 @@ static int serve(const char *file)
             char reloading[96];
             snprintf(reloading, sizeof(reloading), "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)mono_ms() * 1000);
             tell_manager(reloading);
-            struct config *next = reload(file, cfg, nretired < 64);
+            struct config *next = reload(file, env, cfg, nretired < 64);
             if (next) {
                 retired[nretired++] = (struct config *)server_swap_credentials(srv, next);
                 cfg = next; /* the newest; earlier ones are in retired[] */
@@ -276,6 +290,7 @@ done:
     ratelimit_free(rl);
     db_close(db);
     config_free(cfg);
+    free(env);
     return ret;
 }
 

@@ -59,6 +59,15 @@ IH_MUST_CHECK ih_status config_load(const char *file, char *const *env, struct c
                                     size_t errlen);
 void config_free(struct config *cfg);
 
+/* The entries of env that are not copies of file's lines. Under systemd the same file
+ * is EnvironmentFile= (so in the environment from the start) and --config (read again
+ * on SIGHUP): an ISSUERHOOK_ variable equal to the file's line for its key is the file's
+ * own value, not an override, and must not pin that value across a reload. Variables
+ * that differ from the file, or that it lacks, stay. *out is a NULL-terminated array of
+ * pointers into env; the caller frees the array (not the strings). */
+IH_MUST_CHECK ih_status config_env_overrides(const char *file, char *const *env, char ***out, char *err,
+                                             size_t errlen);
+
 /* Prints the reference table (Markdown) of every key. */
 void config_print_reference(FILE *f);
 

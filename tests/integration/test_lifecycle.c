@@ -203,7 +203,9 @@ static void test_sighup_reloads_keys(void **state)
     key_line("NEW", "new-partner-key", "amiko:events", new_line, sizeof(new_line));
     snprintf(text, sizeof(text), "%s\n", old_line);
     write_conf(path, text);
-    struct daemon d = {.config = path};
+    /* as systemd starts it: the file is both --config and EnvironmentFile=, so its key
+     * line is in the environment too, and must not outlive the file's next version */
+    struct daemon d = {.config = path, .extra_env = {old_line, NULL}};
     assert_true(daemon_start(&d));
     /* c stays one connection across the reload; refusals (answered before the body is
      * read, which closes their connection) go on another */

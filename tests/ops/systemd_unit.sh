@@ -37,7 +37,7 @@ unit=$root/usr/lib/systemd/system/issuerhookd.service
 
 # what the unit must say (the issue's contract with the admin)
 # shellcheck disable=SC2016 # $MAINPID is systemd's, literally in the unit
-for line in 'Type=notify' 'ExecStart=/usr/sbin/issuerhookd serve' 'ExecReload=/bin/kill -HUP $MAINPID' \
+for line in 'Type=notify' 'ExecStart=/usr/sbin/issuerhookd serve --config /etc/issuerhook/issuerhook.env' 'ExecReload=/bin/kill -HUP $MAINPID' \
             'EnvironmentFile=/etc/issuerhook/issuerhook.env' 'User=issuerhook' 'StateDirectory=issuerhook' \
             'Environment=ISSUERHOOK_DB=/var/lib/issuerhook/issuerhook.db' 'LimitCORE=0' 'NoNewPrivileges=yes'; do
   grep -qxF "$line" "$unit" || fail "the unit lacks '$line'"

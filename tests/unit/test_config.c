@@ -246,6 +246,35 @@ static void test_environment_wins_over_file(void **state)
     config_free(c);
 }
 
+
+/* systemd passes one file as EnvironmentFile= and --config: the environment's copies
+ * of its lines are dropped (so SIGHUP sees the file's new values), real overrides and
+ * other variables stay. */
+static void test_env_overrides_drop_copies_of_the_file(void **state)
+{
+    const char *file = conf_file(state, "ISSUERHOOK_THREADS=8\nISSUERHOOK_LOG_LEVEL=\"debug\"\n"
+                                        "ISSUERHOOK_MAX_BODY=1MiB\n");
+    char *env[] = {"PATH=/usr/bin", "ISSUERHOOK_THREADS=8", "ISSUERHOOK_LOG_LEVEL=debug",
+                   "ISSUERHOOK_MAX_BODY=4MiB", "ISSUERHOOK_RETRY_AFTER=9", "NOTIFY_SOCKET=/run/x", NULL};
+    char **out = NULL;
+    assert_int_equal(config_env_overrides(file, env, &out, err, sizeof(err)), IH_OK);
+    const char *want[] = {"PATH=/usr/bin", "ISSUERHOOK_MAX_BODY=4MiB", "ISSUERHOOK_RETRY_AFTER=9",
+                          "NOTIFY_SOCKET=/run/x", NULL};
+    for (size_t i = 0; want[i]; i++) {
+        assert_non_null(out[i]);
+        assert_string_equal(out[i], want[i]);
+    }
+    assert_null(out[4]);
+    free(out);
+    /* without a file, everything stays */
+    assert_int_equal(config_env_overrides(NULL, env, &out, err, sizeof(err)), IH_OK);
+    for (size_t i = 0; env[i]; i++)
+        assert_ptr_equal(out[i], env[i]);
+    free(out);
+    /* an unreadable file is an error */
+    assert_int_not_equal(config_env_overrides("/nonexistent/issuerhook.env", env, &out, err, sizeof(err)), IH_OK);
+}
+
 static void test_env_bad_value_names_key(void **state)
 {
     (void)state;
@@ -555,6 +584,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_unknown_key_refused, setup_file, teardown_file),
         cmocka_unit_test(test_missing_file_refused),
         cmocka_unit_test_setup_teardown(test_environment_wins_over_file, setup_file, teardown_file),
+        cmocka_unit_test_setup_teardown(test_env_overrides_drop_copies_of_the_file, setup_file, teardown_file),
         cmocka_unit_test(test_env_bad_value_names_key),
         cmocka_unit_test(test_env_unknown_key_refused),
         cmocka_unit_test(test_env_other_variables_ignored),
