@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,10 +145,53 @@ static void test_metrics_parse_and_move(void **state)
     daemon_cleanup(&d);
 }
 
+/* The README's metrics table and the daemon's families are the same set of names. */
+static void test_readme_lists_every_metric(void **state)
+{
+    (void)state;
+    struct daemon d = {0};
+    assert_true(daemon_start(&d));
+    char *body = scrape_and_lint(&d);
+    FILE *f = fopen(README_PATH, "r");
+    assert_non_null(f);
+    char line[1024];
+    int documented = 0;
+    while (fgets(line, sizeof(line), f)) {
+        char name[128];
+        if (sscanf(line, "| `%127[a-z_]` | %*[a-z] |", name) != 1 || strncmp(line, "| `ISSUERHOOK", 13) == 0)
+            continue;
+        char type_line[200];
+        snprintf(type_line, sizeof(type_line), "# TYPE %s ", name);
+        if (!strstr(body, type_line))
+            fail_msg("README lists %s; the daemon does not serve it", name);
+        documented++;
+    }
+    fclose(f);
+    int served = 0;
+    for (const char *p = body; (p = strstr(p, "# TYPE ")) != NULL; p += 7) {
+        char name[128], row[160];
+        assert_int_equal(sscanf(p + 7, "%127s", name), 1);
+        snprintf(row, sizeof(row), "| `%s` |", name);
+        FILE *g = fopen(README_PATH, "r");
+        bool found = false;
+        while (!found && fgets(line, sizeof(line), g))
+            found = strncmp(line, row, strlen(row)) == 0;
+        fclose(g);
+        if (!found)
+            fail_msg("the daemon serves %s; the README's metrics table lacks it", name);
+        served++;
+    }
+    assert_int_equal(documented, served);
+    free(body);
+    assert_int_equal(daemon_stop(&d, 15), 0);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_parse_and_move),
+        cmocka_unit_test(test_readme_lists_every_metric),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
