@@ -96,7 +96,8 @@ bool daemon_start(struct daemon *d)
                 putenv((char *)d->extra_env[i]);
             if (wrapper && *wrapper) { /* e.g. IH_DAEMON_WRAPPER="valgrind --error-exitcode=99" */
                 char *cmd = NULL;
-                if (asprintf(&cmd, "exec %s '%s'", wrapper, IH_DAEMON_PATH) > 0)
+                if (asprintf(&cmd, "exec %s '%s'%s%s%s", wrapper, IH_DAEMON_PATH, d->config ? " --config '" : "",
+                             d->config ? d->config : "", d->config ? "'" : "") > 0)
                     execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
                 _exit(127);
             }
