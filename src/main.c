@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,6 +171,11 @@ static int serve(const char *file)
         return ret;
     }
     umask(027);
+    /* Memory holds card numbers between the socket and the tokenizer: never write it to
+     * a core file, whatever the service manager or container runtime allows. */
+    struct rlimit no_core = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &no_core) != 0)
+        log_msg(LOG_WARN, "cannot turn core dumps off", NULL);
     /* Signals are taken by sigwait in this thread only; every thread started below
      * inherits the mask. */
     sigset_t set;
