@@ -310,6 +310,73 @@ static void test_systemd_notify_and_watchdog(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+struct one_post {
+    const struct daemon *d;
+    long status;
+};
+
+static void *post_one(void *arg)
+{
+    struct one_post *p = arg;
+    const char *h[] = {"Content-Type: application/json", "tracing-id: stuck", "X-API-Key: " KEY_FULL, NULL};
+    p->status = post_event(p->d, h, NULL, NULL);
+    return NULL;
+}
+
+/* Counts WATCHDOG=1 datagrams for ms. */
+static int watchdog_pings(int fd, int ms)
+{
+    char buf[256];
+    int n = 0;
+    for (int waited = 0; waited < ms; waited += 100) {
+        next_notification(fd, 100, buf, sizeof(buf));
+        n += strcmp(buf, "WATCHDOG=1") == 0;
+    }
+    return n;
+}
+
+/* The watchdog proves the writer: while the writer is stuck in a commit (another
+ * process holds the database's write lock), the pings stop, so systemd would restart
+ * the daemon; when the writer moves again, they resume and the write is acknowledged. */
+static void test_watchdog_stops_while_the_writer_is_stuck(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ihwatchdog.XXXXXX", env_sock[200];
+    assert_non_null(mkdtemp(dir));
+    snprintf(env_sock, sizeof(env_sock), "NOTIFY_SOCKET=%s/notify", dir);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", dir);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct daemon d = {.extra_env = {env_sock, "WATCHDOG_USEC=3000000", "ISSUERHOOK_BUSY_TIMEOUT_MS=30000", NULL}};
+    assert_true(daemon_start(&d));
+    assert_true(watchdog_pings(fd, 2500) >= 2);
+
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(d.db, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    struct one_post p = {.d = &d};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, post_one, &p), 0);
+    watchdog_pings(fd, 3500);                /* the last pings from before the writer stuck */
+    assert_int_equal(watchdog_pings(fd, 2500), 0);
+    assert_true(log_has(&d, "pings withheld"));
+
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    pthread_join(t, NULL);
+    assert_int_equal(p.status, 200); /* waited for, not lost */
+    assert_true(watchdog_pings(fd, 2500) >= 1);
+    assert_true(log_has(&d, "pings resumed"));
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+    close(fd);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 struct load {
     const struct daemon *d;
     int acked;
@@ -397,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_sigterm_exits_zero_and_keeps_data),
         cmocka_unit_test(test_sighup_reloads_keys),
         cmocka_unit_test(test_systemd_notify_and_watchdog),
+        cmocka_unit_test(test_watchdog_stops_while_the_writer_is_stuck),
         cmocka_unit_test(test_online_backup_and_restore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
