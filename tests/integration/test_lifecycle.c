@@ -23,6 +23,10 @@
 #include "harness.h"
 #include "issuerhook/migrate.h"
 
+/* An Amiko sender with the full test key. */
+static const char *const AMIKO[] = {"Content-Type: application/json", "tracing-id: lifecycle", "X-API-Key: " KEY_FULL,
+                                    NULL};
+
 static void test_migrate_command_and_newer_database(void **state)
 {
     (void)state;
@@ -124,9 +128,8 @@ static void test_sigterm_exits_zero_and_keeps_data(void **state)
     (void)state;
     struct daemon d = {0};
     assert_true(daemon_start(&d));
-    const char *h[] = {"Content-Type: application/json", "X-API-Key: " KEY_FULL, "tracing-id: t", NULL};
     for (int i = 0; i < 20; i++)
-        assert_int_equal(post_event(&d, h, NULL, NULL), 200);
+        assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 200);
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 20);
     /* and it starts again on the same database */
@@ -235,6 +238,34 @@ static void test_sighup_reloads_keys(void **state)
     unlink(path);
 }
 
+/* A datagram socket standing in for systemd's notification socket. */
+struct manager {
+    char dir[32];
+    char env[200]; /* NOTIFY_SOCKET=… for the daemon */
+    int fd;
+};
+
+static int manager_open(struct manager *m)
+{
+    snprintf(m->dir, sizeof(m->dir), "/tmp/ihnotify.XXXXXX");
+    assert_non_null(mkdtemp(m->dir));
+    snprintf(m->env, sizeof(m->env), "NOTIFY_SOCKET=%s/notify", m->dir);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", m->dir);
+    m->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(m->fd >= 0);
+    assert_int_equal(bind(m->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return m->fd;
+}
+
+static void manager_close(struct manager *m)
+{
+    close(m->fd);
+    char cmd[100];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", m->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* The next datagram from the daemon to its "service manager" within ms ("" if none). */
 static void next_notification(int fd, int ms, char *buf, size_t cap)
 {
@@ -262,16 +293,11 @@ static bool expect_notification(int fd, const char *prefix, int ms, char *buf, s
 static void test_systemd_notify_and_watchdog(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/ihnotify.XXXXXX", env_sock[200], buf[512];
-    assert_non_null(mkdtemp(dir));
-    snprintf(env_sock, sizeof(env_sock), "NOTIFY_SOCKET=%s/notify", dir);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", dir);
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct manager m;
+    char buf[512];
+    int fd = manager_open(&m);
 
-    struct daemon d = {.extra_env = {env_sock, "WATCHDOG_USEC=3000000", NULL}};
+    struct daemon d = {.extra_env = {m.env, "WATCHDOG_USEC=3000000", NULL}};
     assert_true(daemon_start(&d));
     /* no core file, ever: memory can hold card numbers */
     char limits[64], line[256];
@@ -290,8 +316,7 @@ static void test_systemd_notify_and_watchdog(void **state)
     next_notification(fd, 5000, buf, sizeof(buf));
     assert_non_null(strstr(buf, "READY=1"));
     assert_non_null(strstr(buf, "STATUS=listening on 127.0.0.1:"));
-    const char *h[] = {"Content-Type: application/json", "tracing-id: notify", "X-API-Key: " KEY_FULL, NULL};
-    assert_int_equal(post_event(&d, h, NULL, NULL), 200);
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 200);
     /* a ping every second (interval / 3) */
     assert_true(expect_notification(fd, "WATCHDOG=1", 2500, buf, sizeof(buf)));
     assert_true(expect_notification(fd, "WATCHDOG=1", 2500, buf, sizeof(buf)));
@@ -304,10 +329,7 @@ static void test_systemd_notify_and_watchdog(void **state)
     assert_true(expect_notification(fd, "STOPPING=1", 3000, buf, sizeof(buf)));
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     daemon_cleanup(&d);
-    close(fd);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    manager_close(&m);
 }
 
 struct one_post {
@@ -318,8 +340,7 @@ struct one_post {
 static void *post_one(void *arg)
 {
     struct one_post *p = arg;
-    const char *h[] = {"Content-Type: application/json", "tracing-id: stuck", "X-API-Key: " KEY_FULL, NULL};
-    p->status = post_event(p->d, h, NULL, NULL);
+    p->status = post_event(p->d, AMIKO, NULL, NULL);
     return NULL;
 }
 
@@ -341,15 +362,9 @@ static int watchdog_pings(int fd, int ms)
 static void test_watchdog_stops_while_the_writer_is_stuck(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/ihwatchdog.XXXXXX", env_sock[200];
-    assert_non_null(mkdtemp(dir));
-    snprintf(env_sock, sizeof(env_sock), "NOTIFY_SOCKET=%s/notify", dir);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", dir);
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    struct daemon d = {.extra_env = {env_sock, "WATCHDOG_USEC=3000000", "ISSUERHOOK_BUSY_TIMEOUT_MS=30000", NULL}};
+    struct manager m;
+    int fd = manager_open(&m);
+    struct daemon d = {.extra_env = {m.env, "WATCHDOG_USEC=3000000", "ISSUERHOOK_BUSY_TIMEOUT_MS=30000", NULL}};
     assert_true(daemon_start(&d));
     assert_true(watchdog_pings(fd, 2500) >= 2);
 
@@ -371,10 +386,7 @@ static void test_watchdog_stops_while_the_writer_is_stuck(void **state)
     assert_true(log_has(&d, "pings resumed"));
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     daemon_cleanup(&d);
-    close(fd);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    manager_close(&m);
 }
 
 struct load {
@@ -385,9 +397,8 @@ struct load {
 static void *post_many(void *arg)
 {
     struct load *l = arg;
-    const char *h[] = {"Content-Type: application/json", "tracing-id: backup-load", "X-API-Key: " KEY_FULL, NULL};
     for (int i = 0; i < 300; i++)
-        if (post_event(l->d, h, NULL, NULL) == 200)
+        if (post_event(l->d, AMIKO, NULL, NULL) == 200)
             l->acked++;
     return NULL;
 }
@@ -399,12 +410,11 @@ static void test_online_backup_and_restore(void **state)
     (void)state;
     struct daemon d = {0};
     assert_true(daemon_start(&d));
-    const char *h[] = {"Content-Type: application/json", "tracing-id: backup", "X-API-Key: " KEY_FULL, NULL};
     char first[37];
     test_uuid(first);
-    assert_int_equal(post_event(&d, h, first, NULL), 200);
+    assert_int_equal(post_event(&d, AMIKO, first, NULL), 200);
     for (int i = 0; i < 50; i++)
-        assert_int_equal(post_event(&d, h, NULL, NULL), 200);
+        assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 200);
 
     struct load l = {.d = &d};
     pthread_t t;
@@ -448,7 +458,7 @@ static void test_online_backup_and_restore(void **state)
     snprintf(restore, sizeof(restore), "ISSUERHOOK_DB=%s", dest);
     struct daemon r = {.extra_env = {restore, NULL}};
     assert_true(daemon_start(&r));
-    assert_int_equal(post_event(&r, h, first, NULL), 200);
+    assert_int_equal(post_event(&r, AMIKO, first, NULL), 200);
     assert_int_equal(db_scalar(&copy, "SELECT count(*) FROM records"), n);
     assert_int_equal(daemon_stop(&r, SIGTERM), 0);
     daemon_cleanup(&r);
