@@ -585,6 +585,7 @@ cleanup() {
     wait "$DPID" 2>/dev/null || true
   fi
   umount_all
+  [ -z "${USER_VIEW:-}" ] || rmdir "$USER_VIEW" 2>/dev/null || log "could not remove $USER_VIEW"
   if [ "$rc" -ne 0 ] && [ -s "$DLOG" ]; then
     log "the daemon's log (last 30 lines):"
     tail -n 30 "$DLOG" >&2
@@ -941,6 +942,13 @@ fi
 chroot_fs "$ROOT"
 for t in "${TMPFS[@]}"; do mnt -t tmpfs -o nosuid,nodev,mode=1777 ihtmp "$ROOT$t"; done
 mnt --bind "$VOL" "$ROOT$VOLUME"
+# The volume as the USER reaches it from the host side (sqlite3 below runs as the USER, outside
+# the chroot): the checkout, and so WORK, may sit under a folder only root can enter (a mode 0700
+# mktemp -d), so a bind mount of it in a fresh world-traversable folder of /tmp, in this private
+# mount namespace only.
+USER_VIEW=$(mktemp -d /tmp/ih-docker-volume.XXXXXX)
+chmod 0755 "$USER_VIEW"
+mnt --bind "$VOL" "$USER_VIEW"
 if [ "$RO_ROOT" -eq 1 ]; then
   ! touch "$ROOT/ih-write-test" 2>/dev/null || die "the root file system is not read-only"
 fi
@@ -1055,7 +1063,7 @@ post_event() { # prints the status; the body goes to $RUN_DIR/post.out
     --data-binary "@$EVENT_JSON"
 }
 
-as_user_sql() { setpriv --reuid="$UID_" --regid="$GID_" --clear-groups sqlite3 "$DB_HOST" "$1"; }
+as_user_sql() { setpriv --reuid="$UID_" --regid="$GID_" --clear-groups sqlite3 "$USER_VIEW/${DB#"$VOLUME"/}" "$1"; }
 
 # First start: an empty volume.
 start_daemon
