@@ -78,6 +78,11 @@ static const struct centry table[] = {
     {"JWT_LEEWAY", C_UINT, F(jwt_leeway_s), 0, 0, 600, "60",
      "seconds of clock skew allowed when checking a token's `exp` and `nbf`"},
     {"RATE_BURST", C_UINT, F(rate_burst), 0, 1, 10000000, "2000", "requests a caller may make at once above the rate"},
+    {"FEED_PAGE_BYTES", C_SIZE, F(feed_page_bytes), 0, 1024, 1ull << 30, "8MiB",
+     "item text in one feed page at most (a single larger event still goes out alone); the page then has "
+     "`hasMore` and its watermark or next page goes on from there"},
+    {"FEED_READS", C_UINT, F(feed_reads), 0, 1, 256, "4",
+     "feed pages read at once at most; beyond it feed reads answer 503 with `Retry-After`"},
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))
 

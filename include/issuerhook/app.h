@@ -3,6 +3,7 @@
 #ifndef ISSUERHOOK_APP_H
 #define ISSUERHOOK_APP_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct config;
@@ -20,6 +21,7 @@ struct app {
     struct tokenizer *tokenizer; /* the PAN key */
     struct ratelimit *ratelimit;
     int64_t started_ms; /* wall clock */
+    atomic_uint feed_reads; /* feed pages being read now (bounded by ISSUERHOOK_FEED_READS) */
 };
 
 #endif

@@ -1,6 +1,8 @@
 /* Reading stored records back for the ledger workers' feed: in commit order above a
  * watermark, or in occurredAt order in an interval with a keyset cursor. Each scan runs
- * in one read transaction (one consistent snapshot) on a pooled read connection. */
+ * in one short read transaction (one consistent snapshot) on a read connection of the
+ * pool's feed share; a page is read as several scans, each going on after the last
+ * row the one before took. */
 #ifndef ISSUERHOOK_FEED_H
 #define ISSUERHOOK_FEED_H
 
@@ -13,25 +15,31 @@
 struct feed_row {
     int64_t seq;
     const char *source, *type, *tracing_id, *payload;
+    size_t payload_len;
     int64_t occurred_ms; /* occurred_at, else received_at */
 };
 
-/* Called for each row in order; valid only during the call. false stops the scan
- * (the row counts as taken). */
-typedef bool (*feed_row_fn)(const struct feed_row *row, void *arg);
+/* What the scan does after fn has seen a row. */
+enum feed_take {
+    FEED_NEXT, /* the row is taken (or passed over); go on */
+    FEED_LAST, /* the row is taken; stop */
+    FEED_BACK, /* stop before this row: it is not taken, and is the first of the rest */
+};
+/* Called for each row in order; the row is valid only during the call. */
+typedef enum feed_take (*feed_row_fn)(const struct feed_row *row, void *arg);
 
 struct feed_scan_result {
-    int64_t last_seq; /* the last row handed to fn (or the starting point when none) */
-    bool more;        /* rows exist after the last one handed to fn */
+    int64_t last_seq; /* the last row taken (or the starting point when none) */
+    bool more;        /* rows exist after the last one taken */
 };
 
-/* Rows with seq > after, ascending, at most scan_max of them. */
+/* Rows with seq > after, ascending, at most scan_max of them handed to fn. */
 IH_MUST_CHECK ih_status feed_scan_commit_order(struct db *db, int64_t after, size_t scan_max, feed_row_fn fn,
                                                void *arg, struct feed_scan_result *out);
 
 /* Rows with from_ms <= occurred < to_ms (bounds optional), ordered by (occurred, seq),
  * ascending or descending, strictly after the cursor (cur_ms, cur_seq) when has_cursor,
- * at most scan_max. out->last_seq/last_ms give the next cursor. */
+ * at most scan_max. out->last_seq/last_ms give the next cursor (the last row taken). */
 struct feed_time_query {
     bool has_from, has_to, desc, has_cursor;
     int64_t from_ms, to_ms, cur_ms, cur_seq;

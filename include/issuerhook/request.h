@@ -30,6 +30,15 @@ const char *request_principal(const struct request *r);
 
 /* Sets the answer. Takes ownership of body (malloc'ed; may be NULL for none). */
 void request_reply(struct request *r, unsigned status, const char *content_type, char *body, size_t len);
+/* A streamed answer's text: writes 1..max bytes into buf and returns their count,
+ * returns 0 at the end, or -1 on a failure, which closes the connection before the end
+ * (a chunked answer then lacks its last chunk: the client cannot take it as whole).
+ * Called on the server's thread, as the client takes the text. */
+typedef long (*request_read_fn)(void *arg, char *buf, size_t max);
+/* Sets a streamed answer of unknown length (chunked). Takes ownership of arg: done(arg)
+ * runs once, when the answer is finished, abandoned or replaced. */
+void request_reply_stream(struct request *r, unsigned status, const char *content_type, request_read_fn read,
+                          void *arg, void (*done)(void *));
 /* Adds a response header (copied). At most 8 per request. */
 void request_add_header(struct request *r, const char *name, const char *value);
 /* A short static word for the access log (e.g. "replay"). */

@@ -2,6 +2,7 @@
  * GET /banking/recentEventHistory (commit order above a watermark),
  * GET /banking/eventHistory (occurredAt order, pages with nextPage_url),
  * GET /banking/eventTypes (every category and type, from event_types.c). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,9 @@
 #include "issuerhook/app.h"
 #include "issuerhook/config.h"
 #include "issuerhook/event_types.h"
-#include "issuerhook/feed.h"
+#include "issuerhook/feedpage.h"
 #include "issuerhook/feedparams.h"
-#include "issuerhook/log.h"
+#include "issuerhook/metrics.h"
 #include "issuerhook/request.h"
 #include "issuerhook/response.h"
 #include "issuerhook/timefmt.h"
@@ -23,48 +24,6 @@
 #define LIMIT_DEFAULT 1000
 #define SCAN_MAX 50000 /* rows read per request at most, however selective the filters */
 #define HOUR_MS 3600000LL
-
-struct filters {
-    struct feed_names types, categories;
-    bool has_types, has_categories, match_nothing;
-};
-
-/* The items' JSON text, built as rows arrive: the stored payload (already canonical
- * JSON) is copied in as "data", never held as a tree, so a 10,000-item page costs its
- * text and one item's parse at a time. Grows up to a ceiling. */
-#define ITEMS_TEXT_MAX (256u << 20)
-struct text {
-    char *buf;
-    size_t len, cap;
-};
-
-static bool text_add(struct text *t, const char *s, size_t n)
-{
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 65536;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        if (cap > ITEMS_TEXT_MAX)
-            return false;
-        char *nb = realloc(t->buf, cap);
-        if (!nb)
-            return false;
-        t->buf = nb;
-        t->cap = cap;
-    }
-    memcpy(t->buf + t->len, s, n);
-    t->len += n;
-    t->buf[t->len] = '\0';
-    return true;
-}
-
-struct collect {
-    const struct filters *f;
-    struct text items; /* "item,item,..." */
-    size_t limit, n;
-    int64_t min_ms, max_ms;
-    bool failed; /* a record could not be turned into an item: the page must not be served */
-};
 
 static void bad_param(struct request *r, const char *name, const char *why)
 {
@@ -80,15 +39,17 @@ static bool parse_limit(struct request *r, size_t *limit)
     if (!s)
         return true;
     size_t n = strlen(s);
-    if (n == 0 || n > 5 || strspn(s, "0123456789") != n || (n > 1 && s[0] == '0') || atol(s) > LIMIT_MAX) {
+    unsigned long v = n >= 1 && n <= 5 && strspn(s, "0123456789") == n && (n == 1 || s[0] != '0')
+                          ? strtoul(s, NULL, 10) : LIMIT_MAX + 1;
+    if (v > LIMIT_MAX) {
         bad_param(r, "limit", "must be a whole number from 0 to 10000");
         return false;
     }
-    *limit = (size_t)atol(s);
+    *limit = (size_t)v;
     return true;
 }
 
-static bool parse_filters(struct request *r, struct filters *f)
+static bool parse_filters(struct request *r, struct feedpage_filters *f)
 {
     const char *t = request_query(r, "type"), *c = request_query(r, "category");
     memset(f, 0, sizeof(*f));
@@ -116,137 +77,105 @@ static bool parse_filters(struct request *r, struct filters *f)
     return true;
 }
 
-/* A JSON Pointer of one or two members into the payload. */
-static const char *pointer_string(const json_t *data, const char *ptr)
+/* ---- the page, streamed (feedpage.c), one of at most ISSUERHOOK_FEED_READS ---- */
+
+struct stream {
+    struct feedpage *page;
+    atomic_uint *reads;
+};
+
+static long stream_read(void *arg, char *buf, size_t max)
 {
-    char a[64], b[64];
-    if (!ptr)
-        return NULL;
-    int n = sscanf(ptr, "/%63[^/]/%63s", a, b);
-    const json_t *v = n >= 1 ? json_object_get(data, a) : NULL;
-    if (n == 2)
-        v = json_object_get(v, b);
-    return json_string_value(v);
+    return feedpage_read(((struct stream *)arg)->page, buf, max);
 }
 
-/* Appends one event item: its fields, then the stored payload verbatim as data. */
-static bool append_item(struct text *out, const struct feed_row *row, const struct event_type *t, bool first)
+static void stream_done(void *arg)
 {
-    char id[32], when[TIMEFMT_LEN];
-    snprintf(id, sizeof(id), "evt-%06lld", (long long)row->seq);
-    timefmt_rfc3339_ms(row->occurred_ms, when);
-    json_t *data = json_loads(row->payload, JSON_DECODE_ANY, NULL); /* only for primaryId and institutionId */
-    json_t *it = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "category", t->category, "type", t->type,
-                           "occurredAt", when, "correlationId", row->tracing_id ? row->tracing_id : "", "agentType",
-                           "system");
-    bool ok = false;
-    if (it && data) {
-        const char *primary = pointer_string(data, t->primary_id);
-        if (primary)
-            json_object_set_new(it, "primaryId", json_string(primary));
-        const char *institution = json_string_value(json_object_get(data, "institutionId"));
-        if (institution)
-            json_object_set_new(it, "institutionId", json_string(institution));
-        char *head = json_dumps(it, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        size_t hl = head ? strlen(head) : 0;
-        ok = head && hl >= 2 && (first || text_add(out, ",", 1)) && text_add(out, head, hl - 1) &&
-             text_add(out, ",\"data\":", 8) && text_add(out, row->payload, strlen(row->payload)) &&
-             text_add(out, "}", 1);
-        free(head);
-    }
-    json_decref(it);
-    json_decref(data);
-    return ok;
+    struct stream *st = arg;
+    feedpage_free(st->page);
+    atomic_fetch_sub(st->reads, 1);
+    free(st);
 }
 
-/* {"items":[<items>], <the envelope's members>} as the answer. Takes env. */
-static void respond_page(struct request *r, struct collect *c, json_t *env, unsigned retry_after_s)
+/* Reads spec's page and answers it, streamed; or 503 when ISSUERHOOK_FEED_READS pages
+ * are being read already, or when the store cannot be read. Takes spec->tail_arg. */
+static void serve_page(struct request *r, struct app *app, struct feedpage_spec *spec)
 {
-    char *rest = env ? json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(env);
-    struct text body = {0};
-    bool ok = rest && text_add(&body, "{\"items\":[", 10) && (!c->items.len || text_add(&body, c->items.buf, c->items.len)) &&
-              text_add(&body, "]", 1) && (strlen(rest) <= 2 || (text_add(&body, ",", 1) && text_add(&body, rest + 1, strlen(rest) - 1)));
-    free(rest);
-    free(c->items.buf);
-    c->items.buf = NULL;
-    if (!ok) {
-        free(body.buf);
-        respond_read_unavailable(r, DIALECT_APITURE, retry_after_s);
+    const struct config *cfg = app->cfg;
+    struct stream *st = NULL;
+    spec->page_bytes = (size_t)cfg->feed_page_bytes;
+    if (atomic_fetch_add(&app->feed_reads, 1) >= cfg->feed_reads) {
+        atomic_fetch_sub(&app->feed_reads, 1);
+        if (spec->tail_free)
+            spec->tail_free(spec->tail_arg);
+        metrics_inc(M_FEED_REFUSED, "busy");
+        request_note(r, "feed_busy");
+        respond_unavailable_because(r, DIALECT_APITURE, cfg->retry_after_s,
+                                    "more feed pages are being read at once than this service allows "
+                                    "(ISSUERHOOK_FEED_READS); retry after the given delay");
         return;
     }
-    request_reply(r, 200, "application/json", body.buf, body.len);
+    struct feedpage *page = NULL;
+    ih_status rc = feedpage_open(app->db, spec, &page);
+    if (rc == IH_OK && !(st = malloc(sizeof(*st))))
+        rc = IH_ENOMEM;
+    if (rc != IH_OK) {
+        feedpage_free(page);
+        atomic_fetch_sub(&app->feed_reads, 1);
+        metrics_inc(M_FEED_REFUSED, "store");
+        respond_read_unavailable(r, DIALECT_APITURE, cfg->retry_after_s);
+        return;
+    }
+    *st = (struct stream){page, &app->feed_reads};
+    request_reply_stream(r, 200, "application/json", stream_read, st, stream_done);
 }
 
-static bool collect_row(const struct feed_row *row, void *arg)
-{
-    struct collect *c = arg;
-    const struct event_type *t = event_type_of(row->source, row->type);
-    if (!t) {
-        /* a source missing from event_types.c: a bug; skipping it would lose the record
-         * for every worker past this watermark, so the page fails instead */
-        log_msg(LOG_ERROR, "a stored record has no feed type; the feed page is refused", "source", row->source, NULL);
-        c->failed = true;
-        return false;
-    }
-    if (c->f->match_nothing || (c->f->has_types && !feedparams_names_has(&c->f->types, t->type)) ||
-        (c->f->has_categories && !feedparams_names_has(&c->f->categories, t->category)))
-        return true; /* passed over; the scan goes on */
-    if (!append_item(&c->items, row, t, c->n == 0)) {
-        c->failed = true;
-        return false;
-    }
-    {
-        if (c->n == 0 || row->occurred_ms < c->min_ms)
-            c->min_ms = row->occurred_ms;
-        if (c->n == 0 || row->occurred_ms > c->max_ms)
-            c->max_ms = row->occurred_ms;
-        c->n++;
-    }
-    return c->n < c->limit;
-}
-
-static void add_span(json_t *body, const struct collect *c)
+/* Members every page has after its items: version, and the items' span. */
+static void add_span(json_t *body, const struct feedpage_end *e)
 {
     char t[TIMEFMT_LEN];
     json_object_set_new(body, "version", json_string("0.1.0"));
-    if (!c->n)
+    if (!e->n)
         return;
-    timefmt_rfc3339_ms(c->min_ms, t);
+    timefmt_rfc3339_ms(e->min_ms, t);
     json_object_set_new(body, "startsAt", json_string(t));
-    timefmt_rfc3339_ms(c->max_ms, t);
+    timefmt_rfc3339_ms(e->max_ms, t);
     json_object_set_new(body, "endsAt", json_string(t));
+}
+
+static char *dump_tail(json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(body);
+    return text;
+}
+
+static char *recent_tail(const struct feedpage_end *e, void *arg)
+{
+    (void)arg;
+    char next[FEED_TOKEN_MAX];
+    feedparams_watermark_encode(e->last_seq, next);
+    json_t *body = json_object();
+    add_span(body, e);
+    json_object_set_new(body, "watermark", json_string(next));
+    json_object_set_new(body, "hasMore", json_boolean(e->more));
+    return dump_tail(body);
 }
 
 void feed_recent(struct request *r, struct app *app)
 {
     const char *wm = request_query(r, "watermark");
-    int64_t after;
-    size_t limit;
-    struct filters f;
-    if (wm && (strlen(wm) > 256 || !feedparams_watermark_decode(wm, &after))) {
+    struct feedpage_spec spec = {.tail = recent_tail};
+    if (wm && (strlen(wm) > 256 || !feedparams_watermark_decode(wm, &spec.after))) {
         bad_param(r, "watermark", "must be a watermark this service returned");
         return;
     }
     if (!wm)
-        after = 0; /* the start of the retained history: a ledger must not miss events */
-    if (!parse_limit(r, &limit) || !parse_filters(r, &f))
+        spec.after = 0; /* the start of the retained history: a ledger must not miss events */
+    if (!parse_limit(r, &spec.limit) || !parse_filters(r, &spec.filters))
         return;
-    struct collect c = {.f = &f, .limit = limit};
-    struct feed_scan_result res;
-    ih_status rc = feed_scan_commit_order(app->db, after, limit ? SCAN_MAX : 0, collect_row, &c, &res);
-    if (rc != IH_OK || c.failed) {
-        free(c.items.buf);
-        respond_read_unavailable(r, DIALECT_APITURE, app->cfg->retry_after_s);
-        return;
-    }
-    char next[FEED_TOKEN_MAX];
-    feedparams_watermark_encode(res.last_seq, next);
-    json_t *body = json_object();
-    add_span(body, &c);
-    json_object_set_new(body, "watermark", json_string(next));
-    json_object_set_new(body, "hasMore", json_boolean(res.more));
-    respond_page(r, &c, body, app->cfg->retry_after_s);
+    spec.scan_max = spec.limit ? SCAN_MAX : 0;
+    serve_page(r, app, &spec);
 }
 
 /* Appends "&name=<percent-encoded value>" (RFC 3986 unreserved characters kept). */
@@ -263,18 +192,60 @@ static void add_query(char *url, size_t cap, const char *name, const char *value
     url[n < cap ? n : cap - 1] = '\0';
 }
 
+/* What an eventHistory page's envelope needs from its request. */
+struct history_tail {
+    char start[FEED_TOKEN_MAX];
+    size_t limit;
+    char rest[8192]; /* "?&limit=...&occurredAt=...": the next page's parameters after start */
+};
+
+static char *history_tail(const struct feedpage_end *e, void *arg)
+{
+    const struct history_tail *h = arg;
+    json_t *body = json_object();
+    json_object_set_new(body, "start", json_string(h->start));
+    json_object_set_new(body, "limit", json_integer((json_int_t)h->limit));
+    if (e->more && h->limit > 0) {
+        /* the next page repeats every parameter, with the interval made explicit */
+        char url[8300] = "/banking/eventHistory", cur[FEED_TOKEN_MAX];
+        feedparams_cursor_encode(e->last_ms, e->last_seq, cur);
+        add_query(url, sizeof(url), "start", cur);
+        snprintf(url + strlen(url), sizeof(url) - strlen(url), "%s", h->rest + 1);
+        json_object_set_new(body, "nextPage_url", json_string(url));
+    }
+    add_span(body, e);
+    return dump_tail(body);
+}
+
+/* The parameters of feed_history's next page, but its start. */
+static void history_rest(struct request *r, const struct feed_interval *iv, bool desc, struct history_tail *h)
+{
+    char lim[24], a[TIMEFMT_LEN], b[TIMEFMT_LEN], interval[80];
+    snprintf(lim, sizeof(lim), "%zu", h->limit);
+    timefmt_rfc3339_ms(iv->from_ms, a);
+    timefmt_rfc3339_ms(iv->to_ms, b);
+    snprintf(interval, sizeof(interval), "[%s,%s)", iv->has_from ? a : "", iv->has_to ? b : "");
+    snprintf(h->rest, sizeof(h->rest), "?");
+    add_query(h->rest, sizeof(h->rest), "limit", lim);
+    add_query(h->rest, sizeof(h->rest), "occurredAt", interval);
+    add_query(h->rest, sizeof(h->rest), "sortBy", desc ? "-occurredAt" : "occurredAt");
+    static const char *const keep[] = {"type", "category", "sessionId", "agentId"};
+    for (size_t i = 0; i < 4; i++)
+        if (request_query(r, keep[i]))
+            add_query(h->rest, sizeof(h->rest), keep[i], request_query(r, keep[i]));
+}
+
 void feed_history(struct request *r, struct app *app)
 {
-    size_t limit;
-    struct filters f;
-    struct feed_time_query q = {.desc = true};
+    struct feedpage_spec spec = {.time_order = true, .tail = history_tail, .tail_free = free};
+    struct feed_time_query *q = &spec.time;
     const char *start = request_query(r, "start"), *occ = request_query(r, "occurredAt"),
                *sort = request_query(r, "sortBy");
-    if (start && *start && !feedparams_cursor_decode(start, &q.cur_ms, &q.cur_seq)) {
+    if (start && *start && !feedparams_cursor_decode(start, &q->cur_ms, &q->cur_seq)) {
         bad_param(r, "start", "must be a cursor from a nextPage_url of this service");
         return;
     }
-    q.has_cursor = start && *start;
+    q->has_cursor = start && *start;
     struct feed_interval iv;
     if (occ && !feedparams_interval_parse(occ, &iv)) {
         bad_param(r, "occurredAt",
@@ -289,45 +260,24 @@ void feed_history(struct request *r, struct app *app)
         bad_param(r, "sortBy", "must be occurredAt or -occurredAt");
         return;
     }
-    q.desc = !sort || sort[0] == '-';
-    if (!parse_limit(r, &limit) || !parse_filters(r, &f))
+    q->desc = !sort || sort[0] == '-';
+    if (!parse_limit(r, &spec.limit) || !parse_filters(r, &spec.filters))
         return;
-    q.has_from = iv.has_from;
-    q.has_to = iv.has_to;
-    q.from_ms = iv.from_ms;
-    q.to_ms = iv.to_ms;
-    struct collect c = {.f = &f, .limit = limit};
-    struct feed_time_result res;
-    ih_status rc = feed_scan_time_order(app->db, &q, limit ? SCAN_MAX : 0, collect_row, &c, &res);
-    if (rc != IH_OK || c.failed) {
-        free(c.items.buf);
+    q->has_from = iv.has_from;
+    q->has_to = iv.has_to;
+    q->from_ms = iv.from_ms;
+    q->to_ms = iv.to_ms;
+    spec.scan_max = spec.limit ? SCAN_MAX : 0;
+    struct history_tail *h = calloc(1, sizeof(*h));
+    if (!h) {
         respond_read_unavailable(r, DIALECT_APITURE, app->cfg->retry_after_s);
         return;
     }
-    json_t *body = json_object();
-    json_object_set_new(body, "start", json_string(start ? start : ""));
-    json_object_set_new(body, "limit", json_integer((json_int_t)limit));
-    if (res.more && limit > 0) {
-        /* the next page repeats every parameter, with the interval made explicit */
-        char url[8192] = "/banking/eventHistory", cur[FEED_TOKEN_MAX], lim[24], a[TIMEFMT_LEN], b[TIMEFMT_LEN],
-             interval[80];
-        feedparams_cursor_encode(res.last_ms, res.last_seq, cur);
-        snprintf(lim, sizeof(lim), "%zu", limit);
-        timefmt_rfc3339_ms(iv.from_ms, a);
-        timefmt_rfc3339_ms(iv.to_ms, b);
-        snprintf(interval, sizeof(interval), "[%s,%s)", iv.has_from ? a : "", iv.has_to ? b : "");
-        add_query(url, sizeof(url), "start", cur);
-        add_query(url, sizeof(url), "limit", lim);
-        add_query(url, sizeof(url), "occurredAt", interval);
-        add_query(url, sizeof(url), "sortBy", q.desc ? "-occurredAt" : "occurredAt");
-        static const char *const keep[] = {"type", "category", "sessionId", "agentId"};
-        for (size_t i = 0; i < 4; i++)
-            if (request_query(r, keep[i]))
-                add_query(url, sizeof(url), keep[i], request_query(r, keep[i]));
-        json_object_set_new(body, "nextPage_url", json_string(url));
-    }
-    add_span(body, &c);
-    respond_page(r, &c, body, app->cfg->retry_after_s);
+    snprintf(h->start, sizeof(h->start), "%s", q->has_cursor ? start : "");
+    h->limit = spec.limit;
+    history_rest(r, &iv, q->desc, h);
+    spec.tail_arg = h;
+    serve_page(r, app, &spec);
 }
 
 void feed_event_types(struct request *r, struct app *app)

@@ -70,6 +70,10 @@ struct request {
     const char *note;
     void *state;
     void (*state_free)(void *);
+    /* a streamed answer (request_reply_stream), owned here until queued */
+    request_read_fn stream_read;
+    void *stream_arg;
+    void (*stream_done)(void *);
 };
 
 /* ---- the handler-facing API (request.h) ---- */
@@ -105,8 +109,27 @@ const char *request_param(const struct request *r, size_t i)
     return i < r->match.nparams ? r->match.params[i] : NULL;
 }
 
+static void stream_drop(struct request *r)
+{
+    if (r->stream_done)
+        r->stream_done(r->stream_arg);
+    r->stream_read = NULL;
+    r->stream_arg = NULL;
+    r->stream_done = NULL;
+}
+
+void request_reply_stream(struct request *r, unsigned status, const char *content_type, request_read_fn read,
+                          void *arg, void (*done)(void *))
+{
+    request_reply(r, status, content_type, NULL, 0);
+    r->stream_read = read;
+    r->stream_arg = arg;
+    r->stream_done = done;
+}
+
 void request_reply(struct request *r, unsigned status, const char *content_type, char *body, size_t len)
 {
+    stream_drop(r);
     free(r->resp);
     r->status = status;
     r->ctype = content_type;
@@ -137,9 +160,52 @@ void request_resume(struct request *r) { MHD_resume_connection(r->conn); }
 
 /* ---- internals ---- */
 
+/* A queued streamed answer, owned by its MHD response (which may outlive the request). */
+struct stream {
+    request_read_fn read;
+    void *arg;
+    void (*done)(void *);
+};
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream *st = cls;
+    long n = st->read(st->arg, buf, max);
+    return n > 0 ? (ssize_t)n : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream *st = cls;
+    st->done(st->arg);
+    free(st);
+}
+
+/* The response for r's streamed answer, which it takes from r. */
+static struct MHD_Response *stream_response(struct request *r)
+{
+    struct stream *st = malloc(sizeof(*st));
+    struct MHD_Response *resp = NULL;
+    if (st) {
+        *st = (struct stream){r->stream_read, r->stream_arg, r->stream_done};
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_reader, st, stream_free);
+    }
+    if (!resp) {
+        free(st);
+        return NULL; /* on_completed drops the stream */
+    }
+    r->stream_read = NULL;
+    r->stream_arg = NULL;
+    r->stream_done = NULL;
+    return resp;
+}
+
 static enum MHD_Result queue(struct request *r)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = r->stream_read ? stream_response(r)
+                                               : MHD_create_response_from_buffer(r->resp_len, r->resp,
+                                                                                 MHD_RESPMEM_MUST_FREE);
     if (!resp)
         return MHD_NO;
     r->resp = NULL; /* owned by resp now */
@@ -415,6 +481,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         metrics_request(route, status, secs);
     if (r->state_free)
         r->state_free(r->state);
+    stream_drop(r); /* never queued */
     free(r->body);
     free(r->resp);
     free(r);

@@ -192,11 +192,12 @@ void txn_cache_clear(struct writer_txn *t)
     t->n = 0;
 }
 
-sqlite3 *db_read_acquire(struct db *db)
+/* A free connection of slots [first, DB_READERS), opened on first use. */
+static sqlite3 *read_acquire_from(struct db *db, int first)
 {
     pthread_mutex_lock(&db->rd_lock);
     for (;;) {
-        for (int i = 0; i < DB_READERS; i++) {
+        for (int i = first; i < DB_READERS; i++) {
             if (db->rd_busy[i])
                 continue;
             if (!db->rd[i] && db_connect(db, SQLITE_OPEN_READONLY, &db->rd[i]) != SQLITE_OK) {
@@ -211,13 +212,23 @@ sqlite3 *db_read_acquire(struct db *db)
     }
 }
 
+sqlite3 *db_read_acquire(struct db *db)
+{
+    return read_acquire_from(db, 0);
+}
+
+sqlite3 *db_read_acquire_feed(struct db *db)
+{
+    return read_acquire_from(db, DB_READERS - DB_FEED_READERS);
+}
+
 void db_read_release(struct db *db, sqlite3 *conn)
 {
     pthread_mutex_lock(&db->rd_lock);
     for (int i = 0; i < DB_READERS; i++)
         if (db->rd[i] == conn)
             db->rd_busy[i] = false;
-    pthread_cond_signal(&db->rd_free);
+    pthread_cond_broadcast(&db->rd_free); /* a waiter of either share may take it */
     pthread_mutex_unlock(&db->rd_lock);
 }
 

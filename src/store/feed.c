@@ -5,6 +5,7 @@
 #include "issuerhook/feed.h"
 
 #define ROW_COLUMNS "seq, source, type, tracing_id, payload, coalesce(occurred_at, received_at)"
+#define WHEN "coalesce(occurred_at, received_at)"
 
 static void row_of(sqlite3_stmt *st, struct feed_row *r)
 {
@@ -13,57 +14,108 @@ static void row_of(sqlite3_stmt *st, struct feed_row *r)
     r->type = (const char *)sqlite3_column_text(st, 2);
     r->tracing_id = (const char *)sqlite3_column_text(st, 3);
     r->payload = (const char *)sqlite3_column_text(st, 4);
+    r->payload_len = (size_t)sqlite3_column_bytes(st, 4);
     r->occurred_ms = sqlite3_column_int64(st, 5);
 }
 
-/* Steps st, handing rows to fn until scan_max rows, fn says stop, or the end; one more
- * row is read to know whether there are more. */
-static ih_status drive(sqlite3 *c, sqlite3_stmt *st, size_t scan_max, feed_row_fn fn, void *arg, int64_t *last_seq,
-                       int64_t *last_ms, bool *more)
+/* Steps st (at most scan_max rows), handing rows to fn until fn says stop or the rows
+ * end. *more: known to be true (fn gave a row back), else whether to ask. */
+enum drive_end { DRIVE_ENDED, DRIVE_STOPPED, DRIVE_GAVE_BACK };
+static ih_status drive(sqlite3 *c, sqlite3_stmt *st, feed_row_fn fn, void *arg, int64_t *last_seq, int64_t *last_ms,
+                       enum drive_end *end, size_t *n)
 {
-    size_t n = 0;
-    bool stopped = false;
     int rc;
-    *more = false;
+    *end = DRIVE_ENDED;
+    *n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == scan_max || stopped) {
-            *more = true;
-            return IH_OK;
-        }
         struct feed_row r;
         row_of(st, &r);
         if (!r.source || !r.type || !r.payload)
             return IH_EIO;
-        n++;
+        enum feed_take t = fn(&r, arg);
+        if (t == FEED_BACK) {
+            *end = DRIVE_GAVE_BACK;
+            return IH_OK;
+        }
+        (*n)++;
         *last_seq = r.seq;
         if (last_ms)
             *last_ms = r.occurred_ms;
-        stopped = !fn(&r, arg);
+        if (t == FEED_LAST) {
+            *end = DRIVE_STOPPED;
+            return IH_OK;
+        }
     }
     return rc == SQLITE_DONE ? IH_OK : db_fail(c);
 }
 
-static ih_status run(struct db *db, const char *sql, const int64_t *binds, const int *bind_at, size_t nbinds,
-                     size_t scan_max, feed_row_fn fn, void *arg, int64_t *last_seq, int64_t *last_ms, bool *more)
+/* Binds ?1 = limit and binds[i] at bind_at[i]. */
+static sqlite3_stmt *prepare(sqlite3 *c, const char *sql, int64_t limit, const int64_t *binds, const int *bind_at,
+                             size_t nbinds)
 {
-    sqlite3 *c = db_read_acquire(db);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    for (size_t i = 0; i < nbinds; i++)
+        sqlite3_bind_int64(st, bind_at[i], binds[i]);
+    if (limit >= 0)
+        sqlite3_bind_int64(st, 1, limit);
+    return st;
+}
+
+struct scan {
+    const char *rows_sql, *more_sql; /* more_sql: is there a row after (?4, ?5) resp. ?2? */
+    int64_t binds[4];
+    int at[4];
+    size_t nbinds;
+    bool time_order;
+};
+
+/* Runs s in one read transaction. The look-ahead for *more is a query of its own on
+ * the keys alone, so that a large payload after the last row is not read for it. */
+static ih_status run(struct db *db, struct scan *s, size_t scan_max, feed_row_fn fn, void *arg, int64_t *last_seq,
+                     int64_t *last_ms, bool *more)
+{
+    sqlite3 *c = db_read_acquire_feed(db);
     if (!c)
         return IH_EIO;
     sqlite3_stmt *st = NULL;
     ih_status rc = IH_OK;
-    /* one snapshot for the whole scan */
-    if (sqlite3_exec(c, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+    enum drive_end end = DRIVE_ENDED;
+    size_t n = 0;
+    *more = false;
+    if (sqlite3_exec(c, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) { /* one snapshot for the scan */
         rc = db_fail(c);
         goto done;
     }
-    if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = db_fail(c);
-    } else {
-        for (size_t i = 0; i < nbinds; i++)
-            sqlite3_bind_int64(st, bind_at[i], binds[i]);
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)scan_max + 1);
-        rc = drive(c, st, scan_max, fn, arg, last_seq, last_ms, more);
+    if (scan_max > 0) {
+        if (!(st = prepare(c, s->rows_sql, (int64_t)scan_max, s->binds, s->at, s->nbinds))) {
+            rc = db_fail(c);
+            goto commit;
+        }
+        if ((rc = drive(c, st, fn, arg, last_seq, last_ms, &end, &n)) != IH_OK)
+            goto commit;
+        sqlite3_finalize(st);
+        st = NULL;
     }
+    if (end == DRIVE_GAVE_BACK) {
+        *more = true;
+    } else if (end == DRIVE_STOPPED || n == scan_max) {
+        /* from the last row taken, or from the starting point */
+        s->binds[s->time_order ? 3 : 0] = *last_seq;
+        if (s->time_order)
+            s->binds[2] = *last_ms;
+        if (!(st = prepare(c, s->more_sql, -1, s->binds, s->at, s->time_order ? 4 : 1))) {
+            rc = db_fail(c);
+            goto commit;
+        }
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            *more = true;
+        else if (step != SQLITE_DONE)
+            rc = db_fail(c);
+    }
+commit:
     sqlite3_finalize(st);
     sqlite3_exec(c, "COMMIT", NULL, NULL, NULL);
 done:
@@ -74,30 +126,44 @@ done:
 ih_status feed_scan_commit_order(struct db *db, int64_t after, size_t scan_max, feed_row_fn fn, void *arg,
                                  struct feed_scan_result *out)
 {
-    static const char sql[] = "SELECT " ROW_COLUMNS " FROM records WHERE seq > ?2 ORDER BY seq LIMIT ?1";
-    const int at[] = {2};
+    struct scan s = {.rows_sql = "SELECT " ROW_COLUMNS " FROM records WHERE seq > ?2 ORDER BY seq LIMIT ?1",
+                     .more_sql = "SELECT 1 FROM records WHERE seq > ?2 LIMIT 1",
+                     .binds = {after},
+                     .at = {2},
+                     .nbinds = 1};
     out->last_seq = after;
-    return run(db, sql, &after, at, 1, scan_max, fn, arg, &out->last_seq, NULL, &out->more);
+    return run(db, &s, scan_max, fn, arg, &out->last_seq, NULL, &out->more);
 }
 
 ih_status feed_scan_time_order(struct db *db, const struct feed_time_query *q, size_t scan_max, feed_row_fn fn,
                                void *arg, struct feed_time_result *out)
 {
     /* ?2 from, ?3 to, ?4/?5 cursor; absent bounds are wide open */
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "SELECT " ROW_COLUMNS " FROM records WHERE coalesce(occurred_at, received_at) >= ?2"
-             " AND coalesce(occurred_at, received_at) < ?3 %s"
-             " ORDER BY coalesce(occurred_at, received_at) %s, seq %s LIMIT ?1",
-             !q->has_cursor ? ""
-             : q->desc      ? "AND (coalesce(occurred_at, received_at), seq) < (?4, ?5)"
-                            : "AND (coalesce(occurred_at, received_at), seq) > (?4, ?5)",
-             q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC");
-    const int64_t binds[] = {q->has_from ? q->from_ms : INT64_MIN, q->has_to ? q->to_ms : INT64_MAX, q->cur_ms,
-                             q->cur_seq};
-    const int at[] = {2, 3, 4, 5};
-    out->last_ms = q->cur_ms;
-    out->last_seq = q->cur_seq;
-    return run(db, sql, binds, at, q->has_cursor ? 4 : 2, scan_max, fn, arg, &out->last_seq, &out->last_ms,
-               &out->more);
+    const char *order = q->desc ? "DESC" : "ASC", *after = q->desc ? "<" : ">";
+    char rows[512], more[320];
+    snprintf(rows, sizeof(rows),
+             "SELECT " ROW_COLUMNS " FROM records WHERE " WHEN " >= ?2 AND " WHEN " < ?3 %s%s%s"
+             " ORDER BY " WHEN " %s, seq %s LIMIT ?1",
+             q->has_cursor ? "AND (" WHEN ", seq) " : "", q->has_cursor ? after : "", q->has_cursor ? " (?4, ?5)" : "",
+             order, order);
+    snprintf(more, sizeof(more),
+             "SELECT 1 FROM records WHERE " WHEN " >= ?2 AND " WHEN " < ?3 AND (" WHEN ", seq) %s (?4, ?5) LIMIT 1",
+             after);
+    struct scan s = {.rows_sql = rows,
+                     .more_sql = more,
+                     .binds = {q->has_from ? q->from_ms : INT64_MIN, q->has_to ? q->to_ms : INT64_MAX, q->cur_ms,
+                               q->cur_seq},
+                     .at = {2, 3, 4, 5},
+                     .nbinds = q->has_cursor ? 4 : 2,
+                     .time_order = true};
+    /* without a cursor, the look-ahead starts from one before every row */
+    const int64_t before_all = q->desc ? INT64_MAX : INT64_MIN;
+    out->last_ms = q->has_cursor ? q->cur_ms : before_all;
+    out->last_seq = q->has_cursor ? q->cur_seq : before_all;
+    ih_status rc = run(db, &s, scan_max, fn, arg, &out->last_seq, &out->last_ms, &out->more);
+    if (!q->has_cursor && out->last_seq == before_all) { /* no row taken */
+        out->last_ms = q->cur_ms;
+        out->last_seq = q->cur_seq;
+    }
+    return rc;
 }

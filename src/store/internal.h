@@ -8,7 +8,10 @@
 
 #include "issuerhook/db.h"
 
-#define DB_READERS 4
+/* Read connections: the feed's scans may hold at most DB_FEED_READERS of them, so that
+ * DB_READERS - DB_FEED_READERS are always there for health and point reads. */
+#define DB_READERS 6
+#define DB_FEED_READERS 4
 
 struct db {
     char *path;
@@ -48,6 +51,8 @@ ih_status txn_first_answer(struct writer_txn *t, const char *sql, const char *k1
 /* A read connection from the pool (waits while all are taken), held until
  * db_read_release; NULL when none can be opened. */
 sqlite3 *db_read_acquire(struct db *db);
+/* The same from the feed's share of the pool (waits while that share is taken). */
+sqlite3 *db_read_acquire_feed(struct db *db);
 void db_read_release(struct db *db, sqlite3 *conn);
 /* Opens a connection with the daemon's pragmas. */
 int db_connect(struct db *db, int flags, sqlite3 **out);

@@ -32,6 +32,7 @@ static const struct {
     [M_AUTH_FAILURES] = {"issuerhook_auth_failures_total", "Requests refused with 401 or 403.", "reason"},
     [M_RATE_LIMITED] = {"issuerhook_rate_limited_total", "Requests refused with 429: over the caller's rate.", "route"},
     [M_CALLBACKS] = {"issuerhook_callback_attempts_total", "Booking status callback attempts to Amiko, by outcome.", "outcome"},
+    [M_FEED_REFUSED] = {"issuerhook_feed_reads_refused_total", "Feed pages refused with 503 (busy: over ISSUERHOOK_FEED_READS; store: cannot be read) or cut off while sent (aborted).", "reason"},
 };
 
 static struct slot counters[M_COUNTER_COUNT][SLOTS];
