@@ -24,6 +24,9 @@
 #define LIMIT_DEFAULT 1000
 #define SCAN_MAX 50000 /* rows read per request at most, however selective the filters */
 #define HOUR_MS 3600000LL
+/* The $id of the schema of a type's data (the seed's Event Type requires one): data is the
+ * payload as stored, described in openapi/ledger-feed.yaml under that $id. */
+#define FEED_SCHEMA_BASE "https://issuerhook.dev/schemas/feedEvents/"
 
 static void bad_param(struct request *r, const char *name, const char *why)
 {
@@ -286,9 +289,11 @@ void feed_event_types(struct request *r, struct app *app)
     json_t *items = json_array();
     for (size_t i = 0; i < event_types_count; i++) {
         const struct event_type *t = &event_types[i];
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s}", "type", t->type, "category", t->category,
+        char schema[128];
+        snprintf(schema, sizeof(schema), "%s%s", FEED_SCHEMA_BASE, t->type);
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", t->type, "category", t->category,
                                                "description", t->description, "primaryIdDescription",
-                                               t->primary_id_description));
+                                               t->primary_id_description, "schemaId", schema));
     }
     respond_json(r, 200, json_pack("{s:o, s:b}", "items", items, "eventsEnabled", 1));
 }

@@ -84,6 +84,58 @@ static const char *slug(unsigned status)
     }
 }
 
+/* The seed's Problem Response (v0.4.1) caps these (in characters). */
+#define PROBLEM_TITLE_MAX 120
+#define PROBLEM_DETAIL_MAX 256
+
+/* s cut to at most max characters (code points), with "..." when cut. */
+static json_t *bounded(const char *s, size_t max)
+{
+    size_t n = 0, chars = 0, keep = 0;
+    for (; s[n]; n++) {
+        if (((unsigned char)s[n] & 0xC0) == 0x80)
+            continue; /* a continuation byte */
+        if (chars == max - 3)
+            keep = n;
+        if (++chars > max)
+            break;
+    }
+    if (chars <= max)
+        return json_string(s);
+    char buf[PROBLEM_DETAIL_MAX * 4 + 4];
+    snprintf(buf, sizeof(buf), "%.*s...", (int)keep, s);
+    return json_string(buf);
+}
+
+/* detail with every violation when that fits the seed's 256 characters; else a short
+ * count (each violation is in problems[] anyway). */
+static json_t *apiture_detail(const char *summary, const char *detail, const struct check_result *v)
+{
+    char *d = describe(detail, v);
+    json_t *out = NULL;
+    if (d && (!v || !v->n || strlen(d) <= PROBLEM_DETAIL_MAX)) {
+        out = bounded(d, PROBLEM_DETAIL_MAX);
+    } else if (v && v->n) {
+        char buf[PROBLEM_DETAIL_MAX + 1];
+        snprintf(buf, sizeof(buf), "%zu violations%s, each in problems with its pointer%s%s",
+                 v->n + v->dropped, v->dropped ? " (the first ones listed)" : "", detail ? ": " : "",
+                 detail ? detail : "");
+        out = bounded(buf, PROBLEM_DETAIL_MAX);
+    } else {
+        out = bounded(summary, PROBLEM_DETAIL_MAX);
+    }
+    free(d);
+    return out;
+}
+
+/* The seed's id pattern: ^[-_:.~$a-zA-Z0-9]{6,48}$ */
+static bool problem_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 6 && n <= 48 &&
+           strspn(s, "-_:.~$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == n;
+}
+
 static json_t *apiture_problem(struct request *r, unsigned status, const char *summary, const char *detail,
                                const struct check_result *v)
 {
@@ -91,14 +143,12 @@ static json_t *apiture_problem(struct request *r, unsigned status, const char *s
     snprintf(type, sizeof(type), "https://issuerhook.dev/problems/%s", slug(status));
     timefmt_rfc3339_ms(timefmt_now_ms(), when);
     if (crypto_uuid4(id) != IH_OK)
-        snprintf(id, sizeof(id), "%s", request_tracing_id(r));
-    json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title", summary, "status", (int)status,
-                          "instance", request_path(r), "id", id, "occurredAt", when);
+        snprintf(id, sizeof(id), "%s", problem_id_ok(request_tracing_id(r)) ? request_tracing_id(r) : "unavailable");
+    json_t *p = json_pack("{s:s, s:o, s:i, s:s, s:s, s:s}", "type", type, "title", bounded(summary, PROBLEM_TITLE_MAX),
+                          "status", (int)status, "instance", request_path(r), "id", id, "occurredAt", when);
     if (!p)
         return NULL;
-    char *d = describe(detail, v);
-    json_object_set_new(p, "detail", json_string(d ? d : summary));
-    free(d);
+    json_object_set_new(p, "detail", apiture_detail(summary, detail, v));
     if (v && v->n) {
         json_t *arr = json_array();
         for (size_t i = 0; i < v->n; i++)
