@@ -1,4 +1,5 @@
 #include "issuerhook/config.h"
+#include "issuerhook/envfile.h"
 #include "issuerhook/jwt.h"
 
 #include <errno.h>
@@ -249,62 +250,30 @@ static ih_status apply(struct config *c, const char *key, const char *val, const
     return IH_EINVAL;
 }
 
-static char *trim(char *s)
+/* A file's assignments go to fn with "line N of FILE" as where. */
+struct from_file {
+    const char *file;
+    ih_status (*fn)(void *arg, const char *key, const char *val, const char *where, char *err, size_t errlen);
+    void *arg;
+};
+
+static ih_status file_line(void *arg, const char *key, const char *val, unsigned line, char *err, size_t errlen)
 {
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    return s;
+    const struct from_file *ff = arg;
+    char where[1200];
+    snprintf(where, sizeof(where), "line %u of %s", line, ff->file);
+    return ff->fn(ff->arg, key, val, where, err, errlen);
 }
 
-/* Called for each KEY=VALUE line of a configuration file; where names the line. */
-typedef ih_status (*line_fn)(void *arg, const char *key, const char *val, const char *where, char *err,
-                             size_t errlen);
-
-static ih_status read_file(const char *file, line_fn fn, void *arg, char *err, size_t errlen)
+/* Reads file as systemd's EnvironmentFile= does (src/util/envfile.c), each assignment
+ * to fn. */
+static ih_status read_file(const char *file,
+                           ih_status (*fn)(void *arg, const char *key, const char *val, const char *where, char *err,
+                                           size_t errlen),
+                           void *arg, char *err, size_t errlen)
 {
-    FILE *f = fopen(file, "r");
-    if (!f) {
-        snprintf(err, errlen, "cannot open configuration file %s: %s", file, strerror(errno));
-        return IH_EIO;
-    }
-    char line[4096], where[1200];
-    unsigned ln = 0;
-    ih_status rc = IH_OK;
-    while (rc == IH_OK && fgets(line, sizeof(line), f)) {
-        ln++;
-        snprintf(where, sizeof(where), "line %u of %s", ln, file);
-        int next;
-        if (!strchr(line, '\n') && (next = getc(f)) != EOF) {
-            snprintf(err, errlen, "%s: line longer than %zu bytes", where, sizeof(line) - 1);
-            rc = IH_EINVAL;
-            break;
-        }
-        char *s = trim(line);
-        if (*s == '\0' || *s == '#')
-            continue;
-        if (strncmp(s, "export ", 7) == 0)
-            s = trim(s + 7);
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            snprintf(err, errlen, "%s: expected KEY=VALUE", where);
-            rc = IH_EINVAL;
-            break;
-        }
-        *eq = '\0';
-        char *k = trim(s), *v = trim(eq + 1);
-        size_t vl = strlen(v);
-        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
-            v[vl - 1] = '\0';
-            v++;
-        }
-        rc = fn(arg, k, v, where, err, errlen);
-    }
-    fclose(f);
-    crypto_wipe(line, sizeof(line));
-    return rc;
+    struct from_file ff = {.file = file, .fn = fn, .arg = arg};
+    return envfile_read(file, file_line, &ff, err, errlen);
 }
 
 static ih_status apply_line(void *arg, const char *key, const char *val, const char *where, char *err,
