@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PREFIX "ISSUERHOOK_"
 #define KEY_PREFIX PREFIX "API_KEY_"
@@ -28,8 +29,9 @@ struct centry {
 
 static const struct centry table[] = {
     {"LISTEN", C_LISTEN, 0, 0, 0, 0, "127.0.0.1:8080", "address to listen on, `HOST:PORT`"},
-    {"DB", C_STR, F(db_path), S(db_path), 1, 0, "./var/issuerhook.db",
-     "SQLite database file; it and its folder are created when missing"},
+    {"DB", C_STR, F(db_path), S(db_path), 1, 0, "/var/lib/issuerhook/issuerhook.db",
+     "SQLite database file; it and its folder are created when missing; a relative path is taken from the "
+     "working directory at start (the log says the absolute path)"},
     {"MAX_BODY", C_SIZE, F(max_body), 0, 1024, 64ull << 20, "2MiB",
      "largest request body accepted (bytes, or with KiB/MiB); larger answers 413"},
     {"AUTH_HEADER", C_STR, F(auth_header), S(auth_header), 1, 0, "X-API-Key", "header that carries an API key"},
@@ -326,6 +328,40 @@ ih_status config_env_overrides(const char *file, char *const *env, char ***out, 
     return IH_OK;
 }
 
+/* A database named by a URI ("scheme://...", SQLite's "file:...") or a libpq conninfo
+ * ("host=... dbname=...") is not a file path: it is left as it is. */
+static bool db_is_file_path(const char *s)
+{
+    size_t word = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_");
+    const char *after = s + word + strspn(s + word, " \t");
+    return !strstr(s, "://") && strncmp(s, "file:", 5) != 0 && !(word > 0 && *after == '=');
+}
+
+/* A relative database path, taken from the working directory now, once: the daemon
+ * then names and opens one file wherever it is asked from later (backups, reloads). */
+static ih_status resolve_db_path(struct config *c, char *err, size_t errlen)
+{
+    char cwd[sizeof(c->db_path)], joined[sizeof(c->db_path)];
+    const char *rel = c->db_path;
+    if (rel[0] == '/' || !db_is_file_path(rel))
+        return IH_OK;
+    while (rel[0] == '.' && rel[1] == '/')
+        rel += 2 + strspn(rel + 2, "/");
+    if (!getcwd(cwd, sizeof(cwd))) {
+        snprintf(err, errlen, "%sDB: the relative path %s needs the working directory, which cannot be had: %s",
+                 PREFIX, c->db_path, strerror(errno));
+        return IH_EINVAL;
+    }
+    int n = snprintf(joined, sizeof(joined), "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", rel);
+    if (n < 0 || (size_t)n >= sizeof(joined)) {
+        snprintf(err, errlen, "%sDB: the relative path, taken from the working directory, is longer than %zu bytes",
+                 PREFIX, sizeof(joined) - 1);
+        return IH_EINVAL;
+    }
+    memcpy(c->db_path, joined, (size_t)n + 1);
+    return IH_OK;
+}
+
 ih_status config_load(const char *file, char *const *env, struct config **out, char *err, size_t errlen)
 {
     struct config *c = calloc(1, sizeof(*c));
@@ -367,7 +403,9 @@ ih_status config_load(const char *file, char *const *env, struct config **out, c
     if (c->disk_fail_bytes > c->disk_warn_bytes) {
         snprintf(err, errlen, "%sDISK_FAIL: must not be above %sDISK_WARN", PREFIX, PREFIX);
         rc = IH_EINVAL;
+        goto done;
     }
+    rc = resolve_db_path(c, err, errlen);
 done:
     if (rc != IH_OK) {
         config_free(c);

@@ -116,7 +116,7 @@ static void test_defaults_without_file_or_env(void **state)
     assert_int_equal(c->listen_port, 8080);
     assert_int_equal(c->max_body, 2u << 20);
     assert_string_equal(c->auth_header, "X-API-Key");
-    assert_string_equal(c->db_path, "./var/issuerhook.db");
+    assert_string_equal(c->db_path, "/var/lib/issuerhook/issuerhook.db"); /* absolute: as the unit and image */
     assert_int_equal(c->log_level, LOG_INFO);
     assert_true(c->log_json);
     assert_int_equal(c->threads, 4);
@@ -458,6 +458,41 @@ static void test_listen(void **state)
         assert_contains(load_env1_refused(bad[i]), "ISSUERHOOK_LISTEN");
 }
 
+/* A relative database path is made absolute against the working directory, once, at
+ * load; a URI or conninfo string is left alone (no file system is touched). */
+static void test_relative_db_path_resolved(void **state)
+{
+    (void)state;
+    char cwd[512], want[600];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    static const struct {
+        const char *given, *rel; /* rel: what follows cwd + "/"; NULL: unchanged */
+    } cases[] = {
+        {"./var/issuerhook.db", "var/issuerhook.db"},
+        {"ih.db", "ih.db"},
+        {".//a/../b.db", "a/../b.db"},
+        {"/srv/ih/ih.db", NULL},
+        {"postgresql://ih@db.example/ih", NULL},
+        {"host=db.example dbname=ih", NULL},
+        {"file:ih.db?mode=rwc", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char kv[200];
+        snprintf(kv, sizeof(kv), "ISSUERHOOK_DB=%s", cases[i].given);
+        struct config *c = load_env1_ok(kv);
+        if (cases[i].rel)
+            snprintf(want, sizeof(want), "%s/%s", cwd, cases[i].rel);
+        else
+            snprintf(want, sizeof(want), "%s", cases[i].given);
+        assert_string_equal(c->db_path, want);
+        config_free(c);
+    }
+    /* too long once joined: refused, naming the key */
+    char kv[1100];
+    snprintf(kv, sizeof(kv), "ISSUERHOOK_DB=%01020d", 0); /* fits alone, not after the folder */
+    assert_contains(load_env1_refused(kv), "ISSUERHOOK_DB");
+}
+
 static void test_strings_have_bounds(void **state)
 {
     (void)state;
@@ -653,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_whole_numbers_and_bounds),
         cmocka_unit_test(test_booleans_levels_and_formats),
         cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_relative_db_path_resolved),
         cmocka_unit_test(test_strings_have_bounds),
         cmocka_unit_test(test_disk_fail_above_warn_refused),
         cmocka_unit_test(test_api_keys_from_env),
