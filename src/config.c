@@ -81,6 +81,9 @@ static const struct centry table[] = {
     {"JWT_LEEWAY", C_UINT, F(jwt_leeway_s), 0, 0, 600, "60",
      "seconds of clock skew allowed when checking a token's `exp` and `nbf`"},
     {"RATE_BURST", C_UINT, F(rate_burst), 0, 1, 10000000, "2000", "requests a caller may make at once above the rate"},
+    {"JWT_MAX_LIFETIME", C_UINT, F(jwt_max_lifetime_s), 0, 60, 2592000, "86400",
+     "longest lifetime, in seconds, of a bearer token: `exp` - `iat` (without `iat`, `exp` - now, plus the "
+     "leeway); a longer-lived token is refused (401)"},
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))
 

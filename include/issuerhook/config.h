@@ -47,6 +47,7 @@ struct config {
     char pan_key_file[1024];
     unsigned rate_limit, rate_burst;
     unsigned jwt_leeway_s;
+    unsigned jwt_max_lifetime_s;
     struct jwt_issuer **issuers; /* owned; from ISSUERHOOK_JWT_<NAME> */
     size_t nissuers;
     struct apikey_set keys; /* owned; from ISSUERHOOK_API_KEY_<NAME> */

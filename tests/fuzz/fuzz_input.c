@@ -359,7 +359,7 @@ static void fuzz_text(const char *s)
 static void verify_token(const char *token, size_t len)
 {
     struct jwt_principal p;
-    enum jwt_result r = jwt_verify(issuers, N_ISSUERS, token, len, FUZZ_NOW_S, FUZZ_LEEWAY_S, &p);
+    enum jwt_result r = jwt_verify(issuers, N_ISSUERS, token, len, FUZZ_NOW_S, FUZZ_LEEWAY_S, 86400, &p);
     REQUIRE(jwt_result_str(r) != NULL);
 #ifdef FUZZ_TRACE
     fprintf(stderr, "  jwt: %s\n", jwt_result_str(r));

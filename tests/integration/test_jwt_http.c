@@ -466,6 +466,14 @@ static void test_expired_401(void **state)
     char nbf[128];
     snprintf(nbf, sizeof(nbf), "%s,\"nbf\":%lld", scope, (long long)time(NULL) + 3600);
     refused(token(ec_key, "e1", claims(IDP_ISS, AUD, 7200, nbf)), "token not yet valid");
+    /* valid "for ever", or for longer than ISSUERHOOK_JWT_MAX_LIFETIME (a day by default) */
+    char forever[512];
+    snprintf(forever, sizeof(forever), "{\"iss\":\"" IDP_ISS "\",\"aud\":\"" AUD "\",\"exp\":1e300%s}", scope);
+    refused(token(ec_key, "e1", forever), "token lifetime too long");
+    refused(token(ec_key, "e1", claims(IDP_ISS, AUD, 86401, scope)), "token lifetime too long");
+    before = rows(&D);
+    assert_int_equal(post_cards(&D, token(ec_key, "e1", claims(IDP_ISS, AUD, 86400, scope)), NULL, 1, NULL), 200);
+    assert_int_equal(rows(&D), before + 1);
 }
 
 static void test_alg_none_401(void **state)

@@ -20,7 +20,7 @@
 #include "../../src/auth/jwt_internal.h"
 
 #define NOW 1700000000LL
-#define CLAIMS "{\"iss\":\"https://idp.example\",\"sub\":\"svc\",\"scope\":\"ledger:read\",\"exp\":1800000000}"
+#define CLAIMS "{\"iss\":\"https://idp.example\",\"sub\":\"svc\",\"scope\":\"ledger:read\",\"exp\":1700003600}"
 
 /* ---- keys ---- */
 
@@ -150,7 +150,7 @@ static struct jwt_issuer *jwks_issuer(const char *alg, const char *path)
 static enum jwt_result verify1(struct jwt_issuer *iss, const char *token, struct jwt_principal *p)
 {
     struct jwt_issuer *list[] = {iss};
-    return jwt_verify(list, 1, token, strlen(token), NOW, 0, p);
+    return jwt_verify(list, 1, token, strlen(token), NOW, 0, 86400, p);
 }
 
 #define assert_result(got, want) tu_assert_result((got), (want), __FILE__, __LINE__)
