@@ -222,7 +222,7 @@ static int serve(const char *file)
         goto done;
     }
     for (size_t i = 0; i < cfg->nissuers; i++)
-        if (jwt_issuer_prefetch(cfg->issuers[i]) != IH_OK) /* not fatal: fetched again on first use */
+        if (jwt_issuer_prefetch(cfg->issuers[i]) != IH_OK) /* not fatal: retried in the background */
             log_msg(LOG_WARN, "cannot fetch the JWKS of a JWT issuer yet", "issuer", jwt_issuer_name(cfg->issuers[i]),
                     NULL);
     if (ratelimit_new(cfg->rate_limit, cfg->rate_burst, &rl) != IH_OK) {
