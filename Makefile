@@ -19,7 +19,9 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$$(nproc)
 
-run: build
+# Builds the daemon only (not the tests and benchmarks `make test` builds).
+run: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$$(nproc) --target issuerhookd
 	./$(BUILD)/issuerhookd --config config/dev.env
 
 test: build

@@ -3,12 +3,13 @@
 # As root it runs apt-get; otherwise it prints the exact command and stops.
 set -euo pipefail
 # systemd: systemd-analyze for the unit test; prometheus: promtool for the /metrics test;
-# debootstrap: the Docker runtime-stage test; shellcheck: the scripts test;
+# debootstrap: the Docker runtime-stage test; shellcheck: the scripts test; curl, jq and
+# sqlite3: the README's examples (the feed follower, looking at what is stored);
 # python3-jsonschema, python3-yaml: the OpenAPI conformance test.
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
-      libcurl4-openssl-dev libssl-dev libsqlite3-dev libcmocka-dev curl sqlite3
+      libcurl4-openssl-dev libssl-dev libsqlite3-dev libcmocka-dev curl jq sqlite3
       systemd prometheus debootstrap shellcheck python3-jsonschema python3-yaml)
-[ "${IH_BENCH:-0}" = 1 ] && pkgs+=(wrk jq)
+[ "${IH_BENCH:-0}" = 1 ] && pkgs+=(wrk)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

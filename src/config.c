@@ -1,10 +1,12 @@
 #include "issuerhook/config.h"
+#include "issuerhook/envfile.h"
 #include "issuerhook/jwt.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PREFIX "ISSUERHOOK_"
 #define KEY_PREFIX PREFIX "API_KEY_"
@@ -27,8 +29,9 @@ struct centry {
 
 static const struct centry table[] = {
     {"LISTEN", C_LISTEN, 0, 0, 0, 0, "127.0.0.1:8080", "address to listen on, `HOST:PORT`"},
-    {"DB", C_STR, F(db_path), S(db_path), 1, 0, "./var/issuerhook.db",
-     "SQLite database file; it and its folder are created when missing"},
+    {"DB", C_STR, F(db_path), S(db_path), 1, 0, "/var/lib/issuerhook/issuerhook.db",
+     "SQLite database file; it and its folder are created when missing; a relative path is taken from the "
+     "working directory at start (the log says the absolute path)"},
     {"MAX_BODY", C_SIZE, F(max_body), 0, 1024, 64ull << 20, "2MiB",
      "largest request body accepted (bytes, or with KiB/MiB); larger answers 413"},
     {"AUTH_HEADER", C_STR, F(auth_header), S(auth_header), 1, 0, "X-API-Key", "header that carries an API key"},
@@ -83,6 +86,9 @@ static const struct centry table[] = {
      "`hasMore` and its watermark or next page goes on from there"},
     {"FEED_READS", C_UINT, F(feed_reads), 0, 1, 256, "4",
      "feed pages read at once at most; beyond it feed reads answer 503 with `Retry-After`"},
+    {"JWT_MAX_LIFETIME", C_UINT, F(jwt_max_lifetime_s), 0, 60, 2592000, "86400",
+     "longest lifetime, in seconds, of a bearer token: `exp` - `iat` (without `iat`, `exp` - now, plus the "
+     "leeway); a longer-lived token is refused (401)"},
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))
 
@@ -254,62 +260,30 @@ static ih_status apply(struct config *c, const char *key, const char *val, const
     return IH_EINVAL;
 }
 
-static char *trim(char *s)
+/* A file's assignments go to fn with "line N of FILE" as where. */
+struct from_file {
+    const char *file;
+    ih_status (*fn)(void *arg, const char *key, const char *val, const char *where, char *err, size_t errlen);
+    void *arg;
+};
+
+static ih_status file_line(void *arg, const char *key, const char *val, unsigned line, char *err, size_t errlen)
 {
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    return s;
+    const struct from_file *ff = arg;
+    char where[1200];
+    snprintf(where, sizeof(where), "line %u of %s", line, ff->file);
+    return ff->fn(ff->arg, key, val, where, err, errlen);
 }
 
-/* Called for each KEY=VALUE line of a configuration file; where names the line. */
-typedef ih_status (*line_fn)(void *arg, const char *key, const char *val, const char *where, char *err,
-                             size_t errlen);
-
-static ih_status read_file(const char *file, line_fn fn, void *arg, char *err, size_t errlen)
+/* Reads file as systemd's EnvironmentFile= does (src/util/envfile.c), each assignment
+ * to fn. */
+static ih_status read_file(const char *file,
+                           ih_status (*fn)(void *arg, const char *key, const char *val, const char *where, char *err,
+                                           size_t errlen),
+                           void *arg, char *err, size_t errlen)
 {
-    FILE *f = fopen(file, "r");
-    if (!f) {
-        snprintf(err, errlen, "cannot open configuration file %s: %s", file, strerror(errno));
-        return IH_EIO;
-    }
-    char line[4096], where[1200];
-    unsigned ln = 0;
-    ih_status rc = IH_OK;
-    while (rc == IH_OK && fgets(line, sizeof(line), f)) {
-        ln++;
-        snprintf(where, sizeof(where), "line %u of %s", ln, file);
-        int next;
-        if (!strchr(line, '\n') && (next = getc(f)) != EOF) {
-            snprintf(err, errlen, "%s: line longer than %zu bytes", where, sizeof(line) - 1);
-            rc = IH_EINVAL;
-            break;
-        }
-        char *s = trim(line);
-        if (*s == '\0' || *s == '#')
-            continue;
-        if (strncmp(s, "export ", 7) == 0)
-            s = trim(s + 7);
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            snprintf(err, errlen, "%s: expected KEY=VALUE", where);
-            rc = IH_EINVAL;
-            break;
-        }
-        *eq = '\0';
-        char *k = trim(s), *v = trim(eq + 1);
-        size_t vl = strlen(v);
-        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
-            v[vl - 1] = '\0';
-            v++;
-        }
-        rc = fn(arg, k, v, where, err, errlen);
-    }
-    fclose(f);
-    crypto_wipe(line, sizeof(line));
-    return rc;
+    struct from_file ff = {.file = file, .fn = fn, .arg = arg};
+    return envfile_read(file, file_line, &ff, err, errlen);
 }
 
 static ih_status apply_line(void *arg, const char *key, const char *val, const char *where, char *err,
@@ -362,6 +336,40 @@ ih_status config_env_overrides(const char *file, char *const *env, char ***out, 
     return IH_OK;
 }
 
+/* A database named by a URI ("scheme://...", SQLite's "file:...") or a libpq conninfo
+ * ("host=... dbname=...") is not a file path: it is left as it is. */
+static bool db_is_file_path(const char *s)
+{
+    size_t word = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_");
+    const char *after = s + word + strspn(s + word, " \t");
+    return !strstr(s, "://") && strncmp(s, "file:", 5) != 0 && !(word > 0 && *after == '=');
+}
+
+/* A relative database path, taken from the working directory now, once: the daemon
+ * then names and opens one file wherever it is asked from later (backups, reloads). */
+static ih_status resolve_db_path(struct config *c, char *err, size_t errlen)
+{
+    char cwd[sizeof(c->db_path)], joined[sizeof(c->db_path)];
+    const char *rel = c->db_path;
+    if (rel[0] == '/' || !db_is_file_path(rel))
+        return IH_OK;
+    while (rel[0] == '.' && rel[1] == '/')
+        rel += 2 + strspn(rel + 2, "/");
+    if (!getcwd(cwd, sizeof(cwd))) {
+        snprintf(err, errlen, "%sDB: the relative path %s needs the working directory, which cannot be had: %s",
+                 PREFIX, c->db_path, strerror(errno));
+        return IH_EINVAL;
+    }
+    int n = snprintf(joined, sizeof(joined), "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", rel);
+    if (n < 0 || (size_t)n >= sizeof(joined)) {
+        snprintf(err, errlen, "%sDB: the relative path, taken from the working directory, is longer than %zu bytes",
+                 PREFIX, sizeof(joined) - 1);
+        return IH_EINVAL;
+    }
+    memcpy(c->db_path, joined, (size_t)n + 1);
+    return IH_OK;
+}
+
 ih_status config_load(const char *file, char *const *env, struct config **out, char *err, size_t errlen)
 {
     struct config *c = calloc(1, sizeof(*c));
@@ -403,7 +411,9 @@ ih_status config_load(const char *file, char *const *env, struct config **out, c
     if (c->disk_fail_bytes > c->disk_warn_bytes) {
         snprintf(err, errlen, "%sDISK_FAIL: must not be above %sDISK_WARN", PREFIX, PREFIX);
         rc = IH_EINVAL;
+        goto done;
     }
+    rc = resolve_db_path(c, err, errlen);
 done:
     if (rc != IH_OK) {
         config_free(c);

@@ -1,7 +1,8 @@
-/* issuerhookd: serve (default), migrate, keygen, config-reference, version. */
+/* issuerhookd: serve (default), migrate, backup, keygen, config-reference, version, help. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "issuerhook/notify.h"
 #include "issuerhook/outbox.h"
 #include "issuerhook/ratelimit.h"
+#include "issuerhook/scope.h"
 #include "issuerhook/tokenize.h"
 #include "issuerhook/server.h"
 #include "issuerhook/version.h"
@@ -39,7 +41,22 @@ static void usage(FILE *f)
             "       issuerhookd backup [--config FILE] DEST copy the database (online) into the new file DEST\n"
             "       issuerhookd keygen NAME SCOPES          mint an API key (SCOPES comma-separated)\n"
             "       issuerhookd config-reference            print every configuration key\n"
-            "       issuerhookd version\n");
+            "       issuerhookd version | --version         print the version\n"
+            "       issuerhookd help | --help | -h          print this\n"
+            "The configuration: --config FILE (KEY=VALUE, as systemd's EnvironmentFile= reads it), then\n"
+            "the environment. Every key: issuerhookd config-reference.\n");
+}
+
+/* A command line that cannot be run: what is wrong, then how to ask for help. */
+__attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "issuerhookd: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'issuerhookd --help'.\n");
+    va_end(ap);
+    return 2;
 }
 
 static int load_env(const char *file, char *const *env, struct config **cfg)
@@ -104,6 +121,15 @@ static int64_t writer_alive(void *arg)
     return writer_heartbeat_ms(arg);
 }
 
+/* A daemon nobody can call: said at start and on reload, not an error (a key may be
+ * added and reloaded). */
+static void warn_without_credentials(const struct config *cfg)
+{
+    if (cfg->keys.n == 0 && cfg->nissuers == 0)
+        log_msg(LOG_WARN, "no API key and no JWT issuer is configured: every route that needs a credential "
+                          "answers 401; mint a key with `issuerhookd keygen NAME SCOPES`", NULL);
+}
+
 /* Tells systemd (when it started us with Type=notify) what the daemon is doing. */
 static void tell_manager(const char *state)
 {
@@ -140,6 +166,7 @@ static struct config *reload(const char *file, char *const *env, const struct co
             log_msg(LOG_WARN, "cannot fetch the JWKS of a JWT issuer yet", "issuer", jwt_issuer_name(next->issuers[i]),
                     NULL);
     log_configure(next->log_level, next->log_json);
+    warn_without_credentials(next);
     char keys[16], issuers[16];
     snprintf(keys, sizeof(keys), "%zu", next->keys.n);
     snprintf(issuers, sizeof(issuers), "%zu", next->nissuers);
@@ -170,6 +197,7 @@ static int serve(const char *file)
         free(env);
         return ret;
     }
+    warn_without_credentials(cfg);
     umask(027);
     /* Memory holds card numbers between the socket and the tokenizer: never write it to
      * a core file, whatever the service manager or container runtime allows. */
@@ -194,7 +222,7 @@ static int serve(const char *file)
         goto done;
     }
     for (size_t i = 0; i < cfg->nissuers; i++)
-        if (jwt_issuer_prefetch(cfg->issuers[i]) != IH_OK) /* not fatal: fetched again on first use */
+        if (jwt_issuer_prefetch(cfg->issuers[i]) != IH_OK) /* not fatal: retried in the background */
             log_msg(LOG_WARN, "cannot fetch the JWKS of a JWT issuer yet", "issuer", jwt_issuer_name(cfg->issuers[i]),
                     NULL);
     if (ratelimit_new(cfg->rate_limit, cfg->rate_burst, &rl) != IH_OK) {
@@ -334,17 +362,26 @@ static int backup(const char *file, const char *dest)
 
 static int keygen(const char *name, const char *scopes)
 {
-    for (const char *p = name; *p; p++) {
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')) {
-            fprintf(stderr, "issuerhookd keygen: NAME must be upper-case letters, digits and '_'\n");
-            return 2;
-        }
+    bool name_ok = *name != '\0';
+    for (const char *p = name; *p; p++)
+        name_ok = name_ok && ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_');
+    if (!name_ok) {
+        fprintf(stderr, "issuerhookd keygen: NAME must be upper-case letters, digits and '_'\n");
+        return 2;
     }
-    char key[96], value[512];
+    char key[96], value[512], bad[80] = "", names[256];
+    unsigned mask = 0;
+    if (!scope_parse_list(scopes, ",", false, &mask, bad, sizeof(bad)) || mask == 0) {
+        scope_names(names, sizeof(names));
+        if (mask == 0 && !bad[0])
+            fprintf(stderr, "issuerhookd keygen: SCOPES names no scope; the scopes are: %s\n", names);
+        else
+            fprintf(stderr, "issuerhookd keygen: unknown scope '%s'; the scopes are: %s\n", bad, names);
+        return 2;
+    }
     ih_status rc = apikey_generate(scopes, key, sizeof(key), value, sizeof(value));
     if (rc != IH_OK) {
-        fprintf(stderr, "issuerhookd keygen: %s\n",
-                rc == IH_EINVAL ? "SCOPES must be known scope names separated by commas" : ih_status_str(rc));
+        fprintf(stderr, "issuerhookd keygen: %s\n", ih_status_str(rc));
         return 2;
     }
     printf("%s\nISSUERHOOK_API_KEY_%s=%s\n", key, name, value);
@@ -353,60 +390,100 @@ static int keygen(const char *name, const char *scopes)
     return 0;
 }
 
-int main(int argc, char **argv)
+static bool is_help(const char *a)
 {
-    const char *cmd = "serve", *file = NULL;
-    int i = 1;
-    if (i < argc && argv[i][0] != '-')
-        cmd = argv[i++];
-    if (strcmp(cmd, "keygen") == 0) {
-        if (argc - i != 2) {
-            usage(stderr);
-            return 2;
-        }
-        return keygen(argv[i], argv[i + 1]);
-    }
-    const char *dest = NULL; /* backup's one operand */
+    return !strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help");
+}
+
+static bool is_version(const char *a)
+{
+    return !strcmp(a, "--version") || !strcmp(a, "version");
+}
+
+static int print_version(void)
+{
+    printf("issuerhookd %s\n", ISSUERHOOK_VERSION);
+    return 0;
+}
+
+struct args {
+    const char *cmd, *file, *dest;
+    const char *operands[2]; /* keygen's NAME SCOPES */
+    int noperands;
+};
+
+/* Options and operands after the command. -1: go on; otherwise the exit status. */
+static int parse_options(int argc, char **argv, int i, struct args *a)
+{
+    bool takes_config = strcmp(a->cmd, "keygen") && strcmp(a->cmd, "config-reference");
+    int max_operands = !strcmp(a->cmd, "keygen") ? 2 : !strcmp(a->cmd, "backup") ? 1 : 0;
     for (; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            file = argv[++i];
-        } else if (strcmp(cmd, "backup") == 0 && !dest && argv[i][0] != '-') {
-            dest = argv[i];
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
             usage(stdout);
             return 0;
+        }
+        if (!strcmp(o, "--version"))
+            return print_version();
+        if (takes_config && (!strcmp(o, "--config") || !strncmp(o, "--config=", 9))) {
+            const char *v = o[8] == '=' ? o + 9 : i + 1 < argc ? argv[++i] : NULL;
+            if (!v || !*v)
+                return bad_usage("%s needs a FILE", "--config");
+            if (a->file)
+                return bad_usage("%s is given twice", "--config");
+            a->file = v;
+        } else if (o[0] == '-' && o[1] != '\0') {
+            return bad_usage("unknown option '%s'", o);
+        } else if (a->noperands < max_operands) {
+            a->operands[a->noperands++] = o;
         } else {
-            usage(stderr);
-            return 2;
+            return bad_usage("unexpected argument '%s'", o);
         }
     }
-    if (strcmp(cmd, "serve") == 0) {
-        /* before any thread: libcurl's global set-up is not thread-safe */
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            fprintf(stderr, "issuerhookd: cannot initialise libcurl\n");
-            return 1;
-        }
-        int rc = serve(file);
-        curl_global_cleanup();
-        return rc;
-    }
-    if (strcmp(cmd, "migrate") == 0)
-        return migrate(file);
-    if (strcmp(cmd, "backup") == 0) {
-        if (!dest) {
-            usage(stderr);
-            return 2;
-        }
-        return backup(file, dest);
-    }
-    if (strcmp(cmd, "version") == 0) {
-        printf("issuerhookd %s\n", ISSUERHOOK_VERSION);
+    if (a->noperands < max_operands)
+        return bad_usage("%s", !strcmp(a->cmd, "keygen") ? "keygen needs NAME and SCOPES" : "backup needs DEST");
+    a->dest = a->operands[0];
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    static const char *const commands[] = {"serve", "migrate", "backup", "keygen", "config-reference"};
+    struct args a = {.cmd = "serve"};
+    int i = 1;
+    if (i < argc && is_help(argv[i])) {
+        usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "config-reference") == 0) {
+    if (i < argc && is_version(argv[i]))
+        return print_version();
+    if (i < argc && argv[i][0] != '-') {
+        a.cmd = argv[i++];
+        bool known = false;
+        for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+            known = known || !strcmp(a.cmd, commands[k]);
+        if (!known)
+            return bad_usage("unknown command '%s'", a.cmd);
+    }
+    int rc = parse_options(argc, argv, i, &a);
+    if (rc >= 0)
+        return rc;
+    if (!strcmp(a.cmd, "keygen"))
+        return keygen(a.operands[0], a.operands[1]);
+    if (!strcmp(a.cmd, "config-reference")) {
         config_print_reference(stdout);
         return 0;
     }
-    usage(stderr);
-    return 2;
+    if (!strcmp(a.cmd, "migrate"))
+        return migrate(a.file);
+    if (!strcmp(a.cmd, "backup"))
+        return backup(a.file, a.dest);
+    /* serve; before any thread: libcurl's global set-up is not thread-safe */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "issuerhookd: cannot initialise libcurl\n");
+        return 1;
+    }
+    rc = serve(a.file);
+    curl_global_cleanup();
+    return rc;
 }

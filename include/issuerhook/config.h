@@ -49,13 +49,17 @@ struct config {
     unsigned jwt_leeway_s;
     uint64_t feed_page_bytes;
     unsigned feed_reads;
+    unsigned jwt_max_lifetime_s;
     struct jwt_issuer **issuers; /* owned; from ISSUERHOOK_JWT_<NAME> */
     size_t nissuers;
     struct apikey_set keys; /* owned; from ISSUERHOOK_API_KEY_<NAME> */
 };
 
 /* Loads defaults, then file (may be NULL), then env (a NULL-terminated environ-style
- * array; may be NULL). On error err says which key (and line) is wrong and why.
+ * array; may be NULL). The file is read as systemd's EnvironmentFile= reads it
+ * (issuerhook/envfile.h); a directory or unreadable file is IH_EIO. A relative
+ * ISSUERHOOK_DB file path is made absolute against the working directory (a URI or a
+ * conninfo string is left alone). On error err says which key (and line) is wrong and why.
  * Caller owns *out and releases it with config_free. */
 IH_MUST_CHECK ih_status config_load(const char *file, char *const *env, struct config **out, char *err,
                                     size_t errlen);

@@ -10,6 +10,9 @@
  *
  * Claims: "exp" is required (a token without it is JWT_MALFORMED); the token is
  * accepted while now < exp + leeway and, when "nbf" is present, once now + leeway >= nbf.
+ * Its lifetime is capped: exp - iat at most max_lifetime_s, or, without "iat",
+ * exp - now at most max_lifetime_s + leeway (JWT_LIFETIME_TOO_LONG); an "iat" after
+ * now + leeway is JWT_NOT_YET_VALID, one that is not a number JWT_MALFORMED.
  * "iss" must equal iss= when configured; "aud" (a string or an array of strings) must
  * hold aud= when configured. OpenSSL and jansson stay inside src/auth. */
 #ifndef ISSUERHOOK_JWT_H
@@ -51,6 +54,7 @@ enum jwt_result {
     JWT_BAD_SIGNATURE,
     JWT_EXPIRED,
     JWT_NOT_YET_VALID,
+    JWT_LIFETIME_TOO_LONG, /* exp too far after iat (or now) */
     JWT_WRONG_ISSUER,
     JWT_WRONG_AUDIENCE,
     JWT_UNKNOWN_KEY,     /* kid not in JWKS after refetch */
@@ -72,11 +76,11 @@ struct jwt_principal {
  * the issuers without iss= are tried in order (none left: JWT_WRONG_ISSUER). When
  * several are tried and all fail, the answer is the failure that got furthest
  * (claims > keys > signature > alg). now_s: current unix time; leeway_s applies to
- * exp and nbf. Scopes from "scope" (space-separated string) and "scp" (array of
+ * exp, nbf and iat; max_lifetime_s caps exp - iat (see above). Scopes from "scope" (space-separated string) and "scp" (array of
  * strings, or a string), unknown names ignored. A token longer than 8 KiB, a sub or
  * client_id of 128 bytes or more: JWT_MALFORMED. *out is filled only on JWT_OK
  * (zeroed otherwise). May block up to about 5 s fetching a JWKS. Thread-safe. */
 enum jwt_result jwt_verify(struct jwt_issuer *const *issuers, size_t n, const char *token, size_t len,
-                           int64_t now_s, unsigned leeway_s, struct jwt_principal *out);
+                           int64_t now_s, unsigned leeway_s, unsigned max_lifetime_s, struct jwt_principal *out);
 
 #endif

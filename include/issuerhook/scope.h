@@ -26,4 +26,7 @@ unsigned scope_parse(const char *name, size_t len);
 bool scope_parse_list(const char *list, const char *seps, bool ignore_unknown, unsigned *mask,
                       char *bad, size_t badlen);
 
+/* Every scope name, ", "-separated, into buf (cut short when len is too small). */
+void scope_names(char *buf, size_t len);
+
 #endif

@@ -53,6 +53,12 @@ static bool booking_id(const char *id, char *out)
     return true;
 }
 
+/* The path's {amikoBookingId} is not a UUID: 400 in Amiko's dialect. */
+static void bad_booking_id(struct request *r)
+{
+    respond_error(r, DIALECT_AMIKO, 400, "Invalid request", "amikoBookingId in the path: must be a UUID", NULL);
+}
+
 /* Parses and checks a body; on failure answers 400 (Amiko) and returns NULL. */
 static json_t *checked_body(struct request *r, const char *route, void (*check)(const json_t *, struct check_result *))
 {
@@ -215,7 +221,7 @@ void booking_post_result(struct request *r, struct app *app)
 {
     char id[37];
     if (!booking_id(request_param(r, 0), id)) {
-        respond_error(r, DIALECT_AMIKO, 404, "Not Found", "no booking has this amikoBookingId", NULL);
+        bad_booking_id(r);
         return;
     }
     json_t *root = checked_body(r, ROUTE_RESULT, check_booking_result);
@@ -314,7 +320,11 @@ void booking_get(struct request *r, struct app *app)
 {
     char id[37];
     struct booking_view v;
-    ih_status rc = booking_id(request_param(r, 0), id) ? bookings_get(app->db, id, &v) : IH_ENOTFOUND;
+    if (!booking_id(request_param(r, 0), id)) {
+        bad_booking_id(r);
+        return;
+    }
+    ih_status rc = bookings_get(app->db, id, &v);
     if (rc == IH_ENOTFOUND) {
         respond_error(r, DIALECT_AMIKO, 404, "Not Found", "no booking has this amikoBookingId", NULL);
         return;
@@ -339,16 +349,27 @@ static bool parse_num(const char *s, long long min, long long max, long long *ou
     return true;
 }
 
+/* Adds "; what" (or "what" first) to buf. */
+static void append_why(char *buf, size_t cap, const char *what)
+{
+    size_t n = strlen(buf);
+    snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", what);
+}
+
 void booking_list(struct request *r, struct app *app)
 {
     enum booking_status st = BOOKING_PENDING;
     long long after = 0, limit = 100;
     const char *qs = request_query(r, "status"), *qa = request_query(r, "after"), *ql = request_query(r, "limit");
-    if ((qs && !booking_status_parse(qs, &st)) || (qa && !parse_num(qa, 0, INT64_MAX, &after)) ||
-        (ql && !parse_num(ql, 1, LIST_MAX, &limit))) {
-        respond_error(r, DIALECT_AMIKO, 400, "Invalid request",
-                      "status must be pending, completed or failed; after a cursor from `next`; limit 1 to 1000",
-                      NULL);
+    char why[256] = ""; /* each bad parameter, named */
+    if (qs && !booking_status_parse(qs, &st))
+        append_why(why, sizeof(why), "status: must be pending, completed or failed");
+    if (qa && !parse_num(qa, 0, INT64_MAX, &after))
+        append_why(why, sizeof(why), "after: must be a cursor from next (a whole number)");
+    if (ql && !parse_num(ql, 1, LIST_MAX, &limit))
+        append_why(why, sizeof(why), "limit: must be a whole number from 1 to 1000");
+    if (why[0]) {
+        respond_error(r, DIALECT_AMIKO, 400, "Invalid request", why, NULL);
         return;
     }
     struct booking_view *v;

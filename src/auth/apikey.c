@@ -42,7 +42,9 @@ ih_status apikey_parse(const char *name, const char *value, struct apikey *out, 
     }
     char bad[80];
     if (!scope_parse_list(sc, ",", false, &out->scopes, bad, sizeof(bad))) {
-        snprintf(err, errlen, "unknown scope '%s'", bad);
+        char names[256];
+        scope_names(names, sizeof(names));
+        snprintf(err, errlen, "unknown scope '%s' (the scopes: %s)", bad, names);
         return IH_EINVAL;
     }
     if (out->scopes == 0) {

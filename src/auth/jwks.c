@@ -2,11 +2,15 @@
  *
  * Fetch rules: lazily on first use (or jwks_prefetch); again when a token names a kid
  * the set lacks, or when the held set is older than JWKS_MAX_AGE_S; never more than
- * once per JWKS_REFETCH_S while a set is held (once per JWKS_RETRY_S while none is).
- * One fetch at a time per issuer: other threads needing it wait for its outcome
- * instead of fetching too. The lock is released during the HTTP exchange. A failed
- * refresh keeps the held set. Keys handed out are up-ref'd, so a set can be replaced
- * while verifications still use its keys. */
+ * once per JWKS_REFETCH_S while a set is held. While none is held and a fetch has
+ * failed (the issuer was not up yet), a background thread retries after
+ * JWKS_RETRY_FIRST_MS, doubling up to JWKS_RETRY_MAX_MS, until one succeeds; a token
+ * meanwhile answers JWT_KEYS_UNAVAILABLE at once (no request waits for those fetches)
+ * and brings the next attempt forward to a second after the last one. One fetch at a
+ * time per issuer: other threads needing it wait for its outcome instead of fetching
+ * too. The lock is released during the HTTP exchange. A failed refresh keeps the held
+ * set. Keys handed out are up-ref'd, so a set can be replaced while verifications
+ * still use its keys. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -14,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +38,18 @@ struct jwks {
     enum jwt_alg alg;
     int64_t (*clock_s)(void);
     pthread_mutex_t lock;
-    pthread_cond_t done; /* a fetch finished */
+    pthread_cond_t done;  /* a fetch finished */
+    pthread_cond_t wake;  /* for the retrier (CLOCK_MONOTONIC): stop, or try sooner */
+    atomic_bool stopping; /* jwks_free: the retrier ends, a fetch in flight is cut */
     /* guarded by lock: */
     struct jwks_keyset *set; /* NULL until a fetch succeeds */
     bool fetching, attempted;
     int64_t last_attempt, fetched_at;
+    unsigned failures;       /* fetches failed in a row while no set is held */
+    int64_t last_attempt_ms, retry_at_ms; /* monotonic ms, for the retrier */
+    bool retrier_started;    /* pthread_create succeeded: jwks_free joins it */
+    bool retrier_done;       /* it has ended (a set is held, or stopping) */
+    pthread_t retrier;
 };
 
 /* ---- parsing ---- */
@@ -221,6 +233,13 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* libcurl's progress callback: a non-zero answer ends the transfer (jwks_free). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return atomic_load(&((const struct jwks *)ud)->stopping) ? 1 : 0;
+}
+
 /* One HTTP GET of the set and its parsing; no lock held. Logs why it failed. */
 static ih_status fetch(const struct jwks *j, struct jwks_keyset **out)
 {
@@ -250,6 +269,9 @@ static ih_status fetch(const struct jwks *j, struct jwks_keyset **out)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, j->plain_http ? "http" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, (void *)j);
     CURLcode cc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK) {
@@ -279,6 +301,23 @@ done:
     return rc;
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t jwks_retry_delay_ms(unsigned failures)
+{
+    int64_t d = JWKS_RETRY_FIRST_MS;
+    for (unsigned i = 1; i < failures && d < JWKS_RETRY_MAX_MS; i++)
+        d *= 2;
+    return d < JWKS_RETRY_MAX_MS ? d : JWKS_RETRY_MAX_MS;
+}
+
+static void start_retrier_locked(struct jwks *j);
+
 /* Called and returns with j->lock held; releases it during the fetch. */
 static ih_status refresh_locked(struct jwks *j, int64_t now)
 {
@@ -286,6 +325,7 @@ static ih_status refresh_locked(struct jwks *j, int64_t now)
     j->fetching = true;
     j->attempted = true;
     j->last_attempt = now;
+    j->last_attempt_ms = monotonic_ms();
     pthread_mutex_unlock(&j->lock);
     ih_status rc = fetch(j, &fresh);
     pthread_mutex_lock(&j->lock);
@@ -293,6 +333,16 @@ static ih_status refresh_locked(struct jwks *j, int64_t now)
         old = j->set;
         j->set = fresh;
         j->fetched_at = now;
+        if (j->failures > 0) {
+            char n[16];
+            snprintf(n, sizeof(n), "%u", j->failures);
+            log_msg(LOG_INFO, "fetched the JWKS after failed attempts", "issuer", j->issuer, "failed", n, NULL);
+        }
+        j->failures = 0;
+    } else if (!j->set) { /* nothing to verify with: retried in the background */
+        j->failures++;
+        j->retry_at_ms = j->last_attempt_ms + jwks_retry_delay_ms(j->failures);
+        start_retrier_locked(j);
     }
     j->fetching = false;
     pthread_cond_broadcast(&j->done);
@@ -300,9 +350,57 @@ static ih_status refresh_locked(struct jwks *j, int64_t now)
     return rc;
 }
 
-static bool may_fetch(const struct jwks *j, int64_t now)
+/* The background retries while no set is held. */
+static void *retrier_main(void *arg)
 {
-    return !j->attempted || now - j->last_attempt >= (j->set ? JWKS_REFETCH_S : JWKS_RETRY_S);
+    struct jwks *j = arg;
+    pthread_mutex_lock(&j->lock);
+    while (!j->set && !atomic_load(&j->stopping)) {
+        int64_t now = monotonic_ms();
+        if (j->fetching) {
+            pthread_cond_wait(&j->done, &j->lock);
+        } else if (now < j->retry_at_ms) {
+            struct timespec at = {(time_t)(j->retry_at_ms / 1000), (long)(j->retry_at_ms % 1000) * 1000000};
+            pthread_cond_timedwait(&j->wake, &j->lock, &at);
+        } else {
+            (void)refresh_locked(j, j->clock_s()); /* logged; schedules the next attempt */
+        }
+    }
+    j->retrier_done = true;
+    pthread_mutex_unlock(&j->lock);
+    return NULL;
+}
+
+static void start_retrier_locked(struct jwks *j)
+{
+    if (j->retrier_started || atomic_load(&j->stopping))
+        return;
+    if (pthread_create(&j->retrier, NULL, retrier_main, j) != 0) {
+        log_msg(LOG_WARN, "cannot start the JWKS retry thread; tokens retry the fetch themselves", "issuer",
+                j->issuer, NULL);
+        return;
+    }
+    j->retrier_started = true;
+}
+
+/* No set held, a fetch failed: the retrier's next attempt comes at most a second after
+ * the last one now that a token waits (or, without a retrier, this call may fetch). */
+static bool nudge_locked(struct jwks *j)
+{
+    int64_t soon = j->last_attempt_ms + JWKS_RETRY_FIRST_MS;
+    if (j->retry_at_ms > soon)
+        j->retry_at_ms = soon;
+    pthread_cond_signal(&j->wake);
+    return (!j->retrier_started || j->retrier_done) && monotonic_ms() >= j->retry_at_ms;
+}
+
+static bool may_fetch(struct jwks *j, int64_t now)
+{
+    if (!j->attempted)
+        return true;
+    if (!j->set) /* the retrier's work; a token only hurries it */
+        return nudge_locked(j);
+    return now - j->last_attempt >= JWKS_REFETCH_S;
 }
 
 /* Up-refs the keys matching kid into keys[]. A key without a kid matches any. */
@@ -339,6 +437,10 @@ enum jwt_result jwks_lookup(struct jwks *j, const char *kid, EVP_PKEY **keys, si
             break;
         if (tried) {
             r = failed ? JWT_KEYS_UNAVAILABLE : JWT_UNKNOWN_KEY;
+            break;
+        }
+        if (j->fetching && !j->set && j->failures > 0) { /* a retry: no request waits for it */
+            r = JWT_KEYS_UNAVAILABLE;
             break;
         }
         if (j->fetching) { /* someone else is fetching: wait for the outcome */
@@ -442,13 +544,22 @@ struct jwks *jwks_new(const char *issuer_name, const char *url, enum jwt_alg alg
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (pthread_cond_init(&j->done, NULL) != 0) {
+    pthread_condattr_t ca;
+    bool ca_ok = pthread_condattr_init(&ca) == 0;
+    bool wake_ok = ca_ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+                   pthread_cond_init(&j->wake, &ca) == 0;
+    if (ca_ok)
+        pthread_condattr_destroy(&ca);
+    if (!wake_ok || pthread_cond_init(&j->done, NULL) != 0) {
+        if (wake_ok)
+            pthread_cond_destroy(&j->wake);
         pthread_mutex_destroy(&j->lock);
         free(j->url);
         free(j);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    atomic_init(&j->stopping, false);
     snprintf(j->issuer, sizeof(j->issuer), "%s", issuer_name);
     j->plain_http = plain;
     j->alg = alg;
@@ -460,7 +571,15 @@ void jwks_free(struct jwks *j)
 {
     if (!j)
         return;
+    pthread_mutex_lock(&j->lock);
+    atomic_store(&j->stopping, true); /* also cuts a fetch in flight */
+    pthread_cond_broadcast(&j->wake);
+    bool join = j->retrier_started;
+    pthread_mutex_unlock(&j->lock);
+    if (join)
+        pthread_join(j->retrier, NULL);
     jwks_keyset_free(j->set);
+    pthread_cond_destroy(&j->wake);
     pthread_cond_destroy(&j->done);
     pthread_mutex_destroy(&j->lock);
     free(j->url);

@@ -470,6 +470,8 @@ const char *jwt_result_str(enum jwt_result r)
         return "token expired";
     case JWT_NOT_YET_VALID:
         return "token not yet valid";
+    case JWT_LIFETIME_TOO_LONG:
+        return "token lifetime too long";
     case JWT_WRONG_ISSUER:
         return "wrong issuer";
     case JWT_WRONG_AUDIENCE:
@@ -600,7 +602,24 @@ static bool json_string_equals(json_t *v, const char *s)
     return json_is_string(v) && json_string_length(v) == strlen(s) && memcmp(json_string_value(v), s, strlen(s)) == 0;
 }
 
-static enum jwt_result check_claims(const struct jwt_issuer *iss, json_t *claims, int64_t now, unsigned leeway)
+/* exp - iat (iat no later than now + leeway), or exp - now without iat, at most max_life
+ * (+ leeway without iat): a token valid for ever is not taken. */
+static enum jwt_result check_lifetime(json_t *claims, int64_t exp, int64_t now, int64_t late, unsigned leeway,
+                                      unsigned max_life)
+{
+    json_t *v = json_object_get(claims, "iat");
+    int64_t iat, life;
+    if (v && !numeric_date(v, false, &iat))
+        return JWT_MALFORMED;
+    if (v && iat > late)
+        return JWT_NOT_YET_VALID; /* issued in the future */
+    if (__builtin_sub_overflow(exp, v ? iat : now, &life))
+        return JWT_LIFETIME_TOO_LONG;
+    return life > (int64_t)max_life + (v ? 0 : (int64_t)leeway) ? JWT_LIFETIME_TOO_LONG : JWT_OK;
+}
+
+static enum jwt_result check_claims(const struct jwt_issuer *iss, json_t *claims, int64_t now, unsigned leeway,
+                                    unsigned max_life)
 {
     int64_t exp, nbf;
     json_t *v;
@@ -616,6 +635,9 @@ static enum jwt_result check_claims(const struct jwt_issuer *iss, json_t *claims
         return JWT_MALFORMED;
     if (v && late < nbf)
         return JWT_NOT_YET_VALID;
+    enum jwt_result r = check_lifetime(claims, exp, now, late, leeway, max_life);
+    if (r != JWT_OK)
+        return r;
     if (iss->iss && !json_string_equals(json_object_get(claims, "iss"), iss->iss))
         return JWT_WRONG_ISSUER;
     if (iss->aud) {
@@ -675,13 +697,13 @@ static enum jwt_result principal_fill(const struct jwt_issuer *iss, json_t *clai
 }
 
 static enum jwt_result verify_with(struct jwt_issuer *iss, const struct token *t, int64_t now, unsigned leeway,
-                                   struct jwt_principal *out)
+                                   unsigned max_life, struct jwt_principal *out)
 {
     if (strcmp(t->alg, jwt_alg_name(iss->alg)) != 0)
         return JWT_ALG_REFUSED;
     enum jwt_result r = check_signature(iss, t);
     if (r == JWT_OK)
-        r = check_claims(iss, t->claims, now, leeway);
+        r = check_claims(iss, t->claims, now, leeway, max_life);
     if (r == JWT_OK)
         r = principal_fill(iss, t->claims, out);
     return r;
@@ -705,7 +727,7 @@ static int result_rank(enum jwt_result r)
 }
 
 enum jwt_result jwt_verify(struct jwt_issuer *const *issuers, size_t n, const char *token, size_t len,
-                           int64_t now_s, unsigned leeway_s, struct jwt_principal *out)
+                           int64_t now_s, unsigned leeway_s, unsigned max_lifetime_s, struct jwt_principal *out)
 {
     struct token t;
     enum jwt_result best = JWT_WRONG_ISSUER, r;
@@ -725,7 +747,7 @@ enum jwt_result jwt_verify(struct jwt_issuer *const *issuers, size_t n, const ch
         struct jwt_issuer *iss = issuers[i];
         if (by_iss ? !(iss->iss && strcmp(iss->iss, tiss) == 0) : iss->iss != NULL)
             continue;
-        r = verify_with(iss, &t, now_s, leeway_s, out);
+        r = verify_with(iss, &t, now_s, leeway_s, max_lifetime_s, out);
         if (r == JWT_OK) {
             best = JWT_OK;
             goto done;

@@ -54,31 +54,40 @@ bool jwt_sig_check(enum jwt_alg alg, const unsigned char *secret, size_t secret_
 #define JWKS_MAX_KEYS 32            /* usable keys kept from one set */
 #define JWKS_TIMEOUT_MS 5000L
 #define JWKS_REFETCH_S 60           /* at most one fetch per minute once a set is held */
-#define JWKS_RETRY_S 5              /* ... and one per 5 s while none has been fetched */
+#define JWKS_RETRY_FIRST_MS 1000    /* none held: background retries, 1 s after a failure, */
+#define JWKS_RETRY_MAX_MS 60000     /* doubling up to a minute */
 #define JWKS_MAX_AGE_S 3600         /* a held set is refreshed on use after an hour */
 
 /* A cache for url, keeping only keys usable with alg. url must be https://, or
  * http:// to 127.0.0.1, [::1] or localhost. NULL with err set on a bad URL or ENOMEM.
  * issuer_name is copied for logs. Caller owns the result. */
 struct jwks *jwks_new(const char *issuer_name, const char *url, enum jwt_alg alg, char *err, size_t errlen);
+/* Stops the background retries (cutting a fetch in flight) and frees j. */
 void jwks_free(struct jwks *j);
 
 /* Fetches now, whatever the rate limit (after waiting for a fetch in progress).
- * IH_EIO on failure (logged). */
+ * IH_EIO on failure (logged; with no set held, the background retries start). */
 ih_status jwks_prefetch(struct jwks *j);
 
 /* The held keys that may have signed a token with this kid: those with that kid and
- * those without one (kid NULL: every held key). Fetches the set first when none is
- * held or the held one is older than JWKS_MAX_AGE_S, and refetches when no key
- * matches; never more than one attempt per JWKS_REFETCH_S (JWKS_RETRY_S while no set
- * is held). JWT_OK with 1..cap keys in keys[] (each up-ref'd: the caller
- * EVP_PKEY_free()s them), JWT_UNKNOWN_KEY, or JWT_KEYS_UNAVAILABLE when the fetch this
- * call needed failed (or none is held yet). A failed refresh keeps the held set.
- * Thread-safe; no lock is held during the HTTP fetch; concurrent callers share one
- * fetch. */
+ * those without one (kid NULL: every held key). Fetches the set first when none has
+ * been tried yet or the held one is older than JWKS_MAX_AGE_S, and refetches when no
+ * key matches, at most once per JWKS_REFETCH_S. While no set is held after a failed
+ * fetch, a background thread retries (jwks_retry_delay_ms after each failure); this
+ * call then answers JWT_KEYS_UNAVAILABLE without waiting, and makes the next retry
+ * come at most JWKS_RETRY_FIRST_MS after the last. JWT_OK with 1..cap keys in keys[]
+ * (each up-ref'd: the caller EVP_PKEY_free()s them), JWT_UNKNOWN_KEY, or
+ * JWT_KEYS_UNAVAILABLE when the fetch this call needed failed (or none is held yet). A
+ * failed refresh keeps the held set. Thread-safe; no lock is held during the HTTP
+ * fetch; concurrent callers share one fetch. */
 enum jwt_result jwks_lookup(struct jwks *j, const char *kid, EVP_PKEY **keys, size_t cap, size_t *n);
 
-/* Tests: replaces the monotonic seconds clock used for the rate limit and the age. */
+/* The background retry delay after the given number of failed fetches in a row (>= 1):
+ * JWKS_RETRY_FIRST_MS, doubled after each, at most JWKS_RETRY_MAX_MS. */
+int64_t jwks_retry_delay_ms(unsigned failures);
+
+/* Tests: replaces the monotonic seconds clock used for the rate limit and the age (the
+ * background retries keep real time). */
 void jwks_set_clock(struct jwks *j, int64_t (*clock_s)(void));
 
 /* One parsed JWK Set: the keys usable with the issuer's alg, in document order. */

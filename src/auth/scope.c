@@ -54,3 +54,17 @@ bool scope_parse_list(const char *list, const char *seps, bool ignore_unknown, u
     *mask = m;
     return true;
 }
+
+void scope_names(char *buf, size_t len)
+{
+    size_t n = 0;
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++) {
+        int w = snprintf(buf + n, len - n, "%s%s", i ? ", " : "", scopes[i].name);
+        if (w < 0 || (size_t)w >= len - n)
+            return; /* cut short; still NUL-terminated */
+        n += (size_t)w;
+    }
+}

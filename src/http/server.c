@@ -263,7 +263,8 @@ static bool authorize(struct request *r)
         while (*tok == ' ')
             tok++;
         struct jwt_principal p;
-        jr = jwt_verify(cfg->issuers, cfg->nissuers, tok, strlen(tok), r->received_ms / 1000, cfg->jwt_leeway_s, &p);
+        jr = jwt_verify(cfg->issuers, cfg->nissuers, tok, strlen(tok), r->received_ms / 1000, cfg->jwt_leeway_s,
+                        cfg->jwt_max_lifetime_s, &p);
         if (jr == JWT_OK) {
             snprintf(r->principal_buf, sizeof(r->principal_buf), "jwt:%s/%s", jwt_issuer_name(p.issuer),
                      p.client_id[0] ? p.client_id : p.subject);

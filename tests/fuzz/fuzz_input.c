@@ -10,10 +10,13 @@
  *         HS256 one without iss=).
  *   0x03  "header.payload" of a token (base64url as sent): the harness signs it with
  *         HS256 and the RFC 7515 A.1 key, so the claims checks are reached too.
+ *   0x04  a configuration file through envfile_parse (systemd's EnvironmentFile= syntax);
+ *         an accepted one, written out again with every value double-quoted, reads back
+ *         to the same assignments.
  *   else  the whole input is a request body: the strict JSON parse of every POST
  *         (jsonutil_parse_strict, as api_parse_body calls it) followed by every
  *         payload checker, the canonical hash, and jwks_parse (a JWKS endpoint's answer).
- * A JSON text never starts with 0x01..0x03, so the fixtures are seeds as they are.
+ * A JSON text never starts with 0x01..0x04, so the fixtures are seeds as they are.
  *
  * Beyond "no crash, no leak, no undefined behaviour", a few properties are asserted
  * (abort() on failure): the canonical form is a fixed point, tokens re-encode to the
@@ -40,6 +43,7 @@
 #include "issuerhook/check_booking.h"
 #include "issuerhook/check_card_activity.h"
 #include "issuerhook/check_riverty.h"
+#include "issuerhook/envfile.h"
 #include "issuerhook/feedparams.h"
 #include "issuerhook/jsonutil.h"
 #include "issuerhook/jwt.h"
@@ -355,7 +359,7 @@ static void fuzz_text(const char *s)
 static void verify_token(const char *token, size_t len)
 {
     struct jwt_principal p;
-    enum jwt_result r = jwt_verify(issuers, N_ISSUERS, token, len, FUZZ_NOW_S, FUZZ_LEEWAY_S, &p);
+    enum jwt_result r = jwt_verify(issuers, N_ISSUERS, token, len, FUZZ_NOW_S, FUZZ_LEEWAY_S, 86400, &p);
     REQUIRE(jwt_result_str(r) != NULL);
 #ifdef FUZZ_TRACE
     fprintf(stderr, "  jwt: %s\n", jwt_result_str(r));
@@ -405,13 +409,69 @@ static void fuzz_signed(const char *input, size_t len)
     free(token);
 }
 
+/* ---- configuration files ---- */
+
+struct env_out {
+    char *buf; /* "KEY\0VALUE\0" for each assignment */
+    size_t len, cap;
+};
+
+static ih_status env_collect(void *arg, const char *key, const char *value, unsigned line, char *err, size_t errlen)
+{
+    (void)line, (void)err, (void)errlen;
+    struct env_out *o = arg;
+    size_t kl = strlen(key) + 1, vl = strlen(value) + 1;
+    for (const char *v = value; *v; v++)
+        REQUIRE(*v == '\t' || ((unsigned char)*v >= 0x20 && *v != 0x7f)); /* no control character */
+    if (o->len + kl + vl > o->cap) {
+        size_t cap = (o->cap + kl + vl) * 2;
+        char *nb = realloc(o->buf, cap);
+        REQUIRE(nb != NULL);
+        o->buf = nb;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, key, kl);
+    memcpy(o->buf + o->len + kl, value, vl);
+    o->len += kl + vl;
+    return IH_OK;
+}
+
+static void fuzz_envfile(const char *text, size_t len)
+{
+    struct env_out first = {0}, again = {0};
+    char err[512];
+    if (envfile_parse(text, len, "fuzz", env_collect, &first, err, sizeof(err)) == IH_OK) {
+        /* KEY="value" with \ " ` $ escaped: the same assignments */
+        size_t cap = 4 * first.len + 1; /* KEY="..."\n: at most 2 bytes per byte, 3 per pair */
+        char *out = malloc(cap), *w = out;
+        REQUIRE(out != NULL);
+        for (size_t i = 0; i < first.len;) {
+            const char *k = first.buf + i, *v = k + strlen(k) + 1;
+            w += snprintf(w, cap - (size_t)(w - out), "%s=\"", k);
+            for (; *v; v++) {
+                if (strchr("\"\\`$", *v))
+                    *w++ = '\\';
+                *w++ = *v;
+            }
+            *w++ = '"';
+            *w++ = '\n';
+            i = (size_t)(v + 1 - first.buf);
+        }
+        REQUIRE(envfile_parse(out, (size_t)(w - out), "again", env_collect, &again, err, sizeof(err)) == IH_OK);
+        REQUIRE(again.len == first.len && (first.len == 0 || memcmp(again.buf, first.buf, first.len) == 0));
+        free(out);
+    }
+    free(first.buf);
+    free(again.buf);
+}
+
 /* ---- entry ---- */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!ready)
         setup();
-    if (size >= 1 && data[0] >= FUZZ_MODE_TEXT && data[0] <= FUZZ_MODE_SIGNED) {
+    if (size >= 1 && data[0] >= FUZZ_MODE_TEXT && data[0] <= FUZZ_MODE_ENVFILE) {
         /* Exactly sized copies (a NUL added only for the text): ASan sees any overread. */
         size_t n = size - 1;
         bool text = data[0] == FUZZ_MODE_TEXT;
@@ -423,6 +483,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (data[0]) {
         case FUZZ_MODE_TEXT: fuzz_text(copy); break;
         case FUZZ_MODE_TOKEN: verify_token(copy, n); break;
+        case FUZZ_MODE_ENVFILE: fuzz_envfile(copy, n); break;
         default: fuzz_signed(copy, n); break;
         }
         free(copy);

@@ -9,7 +9,8 @@
 enum fuzz_mode {
     FUZZ_MODE_TEXT = 0x01,   /* query parameters, paths, string formats */
     FUZZ_MODE_TOKEN = 0x02,  /* a bearer token as received */
-    FUZZ_MODE_SIGNED = 0x03  /* "header.payload", signed by the harness */
+    FUZZ_MODE_SIGNED = 0x03, /* "header.payload", signed by the harness */
+    FUZZ_MODE_ENVFILE = 0x04 /* a configuration file (systemd EnvironmentFile= syntax) */
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

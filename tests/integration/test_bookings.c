@@ -145,6 +145,25 @@ static void test_lifecycle(void **state)
         listed |= !strcmp(jstr(json_array_get(json_object_get(j, "items"), i), "amikoBookingId", NULL), id);
     assert_true(listed);
     json_decref(j);
+    /* bad parameters: 400 in Amiko's dialect, each named */
+    static const struct {
+        const char *path, *description;
+    } bad[] = {
+        {"/bookings/not-a-uuid", "amikoBookingId in the path: must be a UUID"},
+        {"/bookings/37b48334-3ad1-43e3-aa84-26075e51368", "amikoBookingId in the path: must be a UUID"},
+        {"/bookings?status=bogus", "status: must be pending, completed or failed"},
+        {"/bookings?limit=5000", "limit: must be a whole number from 1 to 1000"},
+        {"/bookings?limit=0", "limit: must be a whole number from 1 to 1000"},
+        {"/bookings?after=x", "after: must be a cursor from next (a whole number)"},
+        {"/bookings?status=bogus&limit=5000",
+         "status: must be pending, completed or failed; limit: must be a whole number from 1 to 1000"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(get(&d, bad[i].path, &j), 400);
+        assert_string_equal(jstr(j, "error", "message"), "Invalid request");
+        assert_string_equal(jstr(j, "error", "description"), bad[i].description);
+        json_decref(j);
+    }
 
     /* results: invalid 400, unknown 404, completed 200, same again 200, another 409 */
     snprintf(path, sizeof(path), "/bookings/%s/result", id);
@@ -155,7 +174,10 @@ static void test_lifecycle(void **state)
     test_uuid(unknown);
     snprintf(upath, sizeof(upath), "/bookings/%s/result", unknown);
     assert_int_equal(post(&d, upath, LEDGER, "{\"status\":\"completed\",\"issuerBookingId\":\"L-1\"}", NULL), 404);
-    assert_int_equal(post(&d, "/bookings/not-a-uuid/result", LEDGER, "{\"status\":\"completed\",\"issuerBookingId\":\"L\"}", NULL), 404);
+    /* the id in the path is a UUID (the seed: string <uuid>): anything else is 400 */
+    assert_int_equal(post(&d, "/bookings/not-a-uuid/result", LEDGER, "{\"status\":\"completed\",\"issuerBookingId\":\"L\"}", &j), 400);
+    assert_string_equal(jstr(j, "error", "description"), "amikoBookingId in the path: must be a UUID");
+    json_decref(j);
     char wrong[200];
     snprintf(wrong, sizeof(wrong), "{\"status\":\"completed\",\"issuerBookingId\":\"L-1\",\"amikoBookingId\":\"%s\"}",
              unknown);

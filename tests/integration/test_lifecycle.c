@@ -22,6 +22,7 @@
 
 #include "harness.h"
 #include "issuerhook/migrate.h"
+#include "issuerhook/version.h"
 
 /* An Amiko sender with the full test key. */
 static const char *const AMIKO[] = {"Content-Type: application/json", "tracing-id: lifecycle", "X-API-Key: " KEY_FULL,
@@ -465,6 +466,134 @@ static void test_online_backup_and_restore(void **state)
     daemon_cleanup(&d);
 }
 
+/* ---- the command line, the configuration file, start-up messages ---- */
+
+/* --version, --help and help print and exit 0; what cannot be run names itself, exit 2. */
+static void test_command_line(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args;
+        int status;
+        const char *says;
+    } cases[] = {
+        {"--version", 0, "issuerhookd " ISSUERHOOK_VERSION "\n"},
+        {"version", 0, "issuerhookd " ISSUERHOOK_VERSION "\n"},
+        {"serve --version", 0, "issuerhookd " ISSUERHOOK_VERSION "\n"},
+        {"--help", 0, "usage: issuerhookd [serve] [--config FILE]"},
+        {"help", 0, "issuerhookd keygen NAME SCOPES"},
+        {"-h", 0, "issuerhookd config-reference"},
+        {"migrate --help", 0, "usage: issuerhookd"},
+        {"--frobnicate", 2, "issuerhookd: unknown option '--frobnicate'\nTry 'issuerhookd --help'."},
+        {"serve -x", 2, "unknown option '-x'"},
+        {"frobnicate", 2, "unknown command 'frobnicate'"},
+        {"serve --config", 2, "--config needs a FILE"},
+        {"--config a --config=b", 2, "--config is given twice"},
+        {"serve extra", 2, "unexpected argument 'extra'"},
+        {"backup", 2, "backup needs DEST"},
+        {"keygen ONLYNAME", 2, "keygen needs NAME and SCOPES"},
+        {"keygen X amiko:events,root:all", 2,
+         "unknown scope 'root:all'; the scopes are: amiko:events, amiko:bookings, ledger:read, ledger:write, "
+         "cardAdapter/write, riverty:events, bankingAdmin/read"},
+        {"keygen X ,", 2, "SCOPES names no scope; the scopes are: amiko:events"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out = NULL;
+        int st = daemon_run("", cases[i].args, &out);
+        if (st != cases[i].status || !strstr(out, cases[i].says))
+            fail_msg("issuerhookd %s: exit %d, said:\n%s", cases[i].args, st, out);
+        free(out);
+    }
+}
+
+/* A --config that is a directory, cannot be read or is not there: exit 2 with the
+ * reason, before anything is created (it used to start with every default). */
+static void test_config_that_cannot_be_read(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ihcfg.XXXXXX", env[200], db[100], args[200];
+    assert_non_null(mkdtemp(dir));
+    snprintf(db, sizeof(db), "%s/db/x.db", dir);
+    snprintf(env, sizeof(env), "ISSUERHOOK_DB=%s ISSUERHOOK_LISTEN=127.0.0.1:1", db);
+    static const struct {
+        const char *config, *says;
+    } cases[] = {
+        {"/etc", "the configuration file /etc is a directory"},
+        {"/proc/self/mem", "cannot read the configuration file /proc/self/mem: Input/output error"},
+        {"/nonexistent/issuerhook.env", "/nonexistent/issuerhook.env: No such file or directory"},
+    };
+    static const char *const commands[] = {"", "migrate", "backup /tmp/never.db"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+            char *out = NULL;
+            snprintf(args, sizeof(args), "%s --config %s", commands[k], cases[i].config);
+            int st = daemon_run(env, args, &out);
+            if (st != 2 || !strstr(out, cases[i].says))
+                fail_msg("issuerhookd %s: exit %d, said:\n%s", args, st, out);
+            free(out);
+        }
+    }
+    struct stat sb;
+    assert_int_not_equal(stat(db, &sb), 0); /* nothing was created */
+    assert_int_not_equal(stat("/tmp/never.db", &sb), 0);
+    /* a file systemd would read otherwise: refused, naming the line */
+    char file[100], *out = NULL;
+    snprintf(file, sizeof(file), "%s/x.env", dir);
+    write_conf(file, "# ok\nISSUERHOOK_LOG_LEVEL=info\nexport ISSUERHOOK_THREADS=2\n");
+    snprintf(args, sizeof(args), "--config %s", file);
+    assert_int_equal(daemon_run(env, args, &out), 2);
+    assert_non_null(strstr(out, "line 3 of"));
+    assert_non_null(strstr(out, "`export` is shell syntax"));
+    free(out);
+    write_conf(file, "ISSUERHOOK_DB=\"/tmp/a.db\nISSUERHOOK_THREADS=2\n");
+    assert_int_equal(daemon_run(env, args, &out), 2);
+    assert_non_null(strstr(out, "line 1 of"));
+    assert_non_null(strstr(out, "the quote is not closed on its line"));
+    free(out);
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    assert_int_equal(system(args), 0);
+}
+
+/* True when a line of the daemon's log holds both a and b. */
+static bool log_line_has(const struct daemon *d, const char *a, const char *b)
+{
+    FILE *f = fopen(d->log, "r");
+    char line[4096];
+    bool found = false;
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strstr(line, a) && strstr(line, b);
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* A relative ISSUERHOOK_DB is taken from the working directory once, at start, and the
+ * log names the absolute path; a daemon without any credential says so. */
+static void test_relative_database_and_no_credential(void **state)
+{
+    (void)state;
+    /* putenv() of a name without '=' removes it (glibc): no API key at all */
+    struct daemon d = {.extra_env = {"ISSUERHOOK_DB=./rel//ih.db", "ISSUERHOOK_API_KEY_FULL",
+                                     "ISSUERHOOK_API_KEY_READER", NULL}};
+    assert_true(daemon_start(&d)); /* the harness starts it in d.dir */
+    char want[400];
+    snprintf(want, sizeof(want), "\"path\":\"%s/rel//ih.db\"", d.dir);
+    assert_true(log_line_has(&d, "\"msg\":\"database ready\"", want));
+    assert_true(log_line_has(&d, "\"level\":\"warn\"", "no API key and no JWT issuer is configured"));
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 401);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    snprintf(d.db, sizeof(d.db), "%s/rel/ih.db", d.dir);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 0); /* the file is there */
+    daemon_cleanup(&d);
+
+    /* with a key: no such warning */
+    struct daemon k = {0};
+    assert_true(daemon_start(&k));
+    assert_int_equal(daemon_stop(&k, SIGTERM), 0);
+    assert_false(log_line_has(&k, "no API key", "JWT issuer"));
+    daemon_cleanup(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +605,9 @@ int main(void)
         cmocka_unit_test(test_systemd_notify_and_watchdog),
         cmocka_unit_test(test_watchdog_stops_while_the_writer_is_stuck),
         cmocka_unit_test(test_online_backup_and_restore),
+        cmocka_unit_test(test_command_line),
+        cmocka_unit_test(test_config_that_cannot_be_read),
+        cmocka_unit_test(test_relative_database_and_no_credential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

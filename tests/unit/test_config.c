@@ -116,7 +116,7 @@ static void test_defaults_without_file_or_env(void **state)
     assert_int_equal(c->listen_port, 8080);
     assert_int_equal(c->max_body, 2u << 20);
     assert_string_equal(c->auth_header, "X-API-Key");
-    assert_string_equal(c->db_path, "./var/issuerhook.db");
+    assert_string_equal(c->db_path, "/var/lib/issuerhook/issuerhook.db"); /* absolute: as the unit and image */
     assert_int_equal(c->log_level, LOG_INFO);
     assert_true(c->log_json);
     assert_int_equal(c->threads, 4);
@@ -145,7 +145,8 @@ static void test_file_key_value_lines(void **state)
                                  "\n"
                                  "   \n"
                                  "  # an indented comment\n"
-                                 "export ISSUERHOOK_LISTEN=0.0.0.0:9000\n"
+                                 "; a comment too\n"
+                                 "ISSUERHOOK_LISTEN=0.0.0.0:9000\n"
                                  "ISSUERHOOK_AUTH_HEADER=\"X-Issuer-Key\"\n"
                                  "ISSUERHOOK_DB='/var/lib/issuerhook/ih.db'\n"
                                  "ISSUERHOOK_MAX_BODY = 512KiB  \n"
@@ -172,7 +173,7 @@ static void test_file_ignores_other_variables(void **state)
     const char *path = conf_file(state,
                                  "PATH=/usr/bin\n"
                                  "DATABASE_URL=postgres://x\n"
-                                 "export LANG=C.UTF-8\n"
+                                 "LANG=C.UTF-8\n"
                                  "ISSUERHOOK_THREADS=2\n");
     struct config *c = load_ok(path, NULL);
     assert_int_equal(c->threads, 2);
@@ -198,18 +199,76 @@ static void test_file_line_without_equals_refused(void **state)
     assert_contains(load_refused(path, NULL), "line 2");
 }
 
-/* The longest line there is room for (4095 bytes) is fine as the file's last line
- * without a newline; one byte more is refused, naming the line. */
-static void test_file_longest_line(void **state)
+/* The file is read as systemd's EnvironmentFile= reads it (tests/unit/test_envfile.c
+ * has the whole table); here, what that means for the configuration. */
+static void test_file_quoting_as_systemd_reads_it(void **state)
 {
-    char text[4200];
-    int n = snprintf(text, sizeof(text), "ISSUERHOOK_THREADS=2\n#");
-    memset(text + n, 'c', 4094);
-    text[n + 4094] = '\0';
-    config_free(load_ok(conf_file(state, text), NULL));
-    text[n + 4094] = 'c';
-    text[n + 4095] = '\0';
-    assert_contains(load_refused(conf_file(state, text), NULL), "line 2");
+    const char *path = conf_file(state,
+                                 "ISSUERHOOK_AMIKO_CALLBACK_AUTH=\"X-API-Key: a\\\"b\\$c\" \n"
+                                 "ISSUERHOOK_DB='/var/lib/issuer hook/ih.db'\n"
+                                 "ISSUERHOOK_AUTH_HEADER=X-\\\n"
+                                 "Key\r\n"
+                                 "ISSUERHOOK_LOG_LEVEL=\n"
+                                 "ISSUERHOOK_LOG_LEVEL_X=1\n");
+    /* LOG_LEVEL= is the empty value, which the key refuses, on its line */
+    const char *e = load_refused(path, NULL);
+    assert_contains(e, "ISSUERHOOK_LOG_LEVEL (line 5 of");
+    path = conf_file(state,
+                     "ISSUERHOOK_AMIKO_CALLBACK_AUTH=\"X-API-Key: a\\\"b\\$c\" \n"
+                     "ISSUERHOOK_DB='/var/lib/issuer hook/ih.db'\n"
+                     "ISSUERHOOK_AUTH_HEADER=X-\\\n"
+                     "Key\r\n");
+    struct config *c = load_ok(path, NULL);
+    assert_string_equal(c->callback_auth, "X-API-Key: a\"b$c");
+    assert_string_equal(c->db_path, "/var/lib/issuer hook/ih.db");
+    assert_string_equal(c->auth_header, "X-Key");
+    config_free(c);
+}
+
+/* What systemd would ignore or read otherwise is refused with the line; so is a key
+ * given twice (systemd takes the last, silently). */
+static void test_file_refuses_what_systemd_reads_otherwise(void **state)
+{
+    static const struct {
+        const char *text, *line, *why;
+    } bad[] = {
+        {"ISSUERHOOK_THREADS=2\nexport ISSUERHOOK_THREADS=3\n", "line 2", "`export`"},
+        {"ISSUERHOOK_DB=\"/tmp/a.db\nISSUERHOOK_THREADS=2\n", "line 1", "quote is not closed"},
+        {"ISSUERHOOK_AUTH_HEADER=\"X-Key\" # the header\n", "line 1", "after the closing quote"},
+        {"ISSUERHOOK_THREADS=2 # two\n", "line 1", "'#' after white space"},
+        {"ISSUERHOOK_THREADS=2\nISSUERHOOK_THREADS=2\n", "line 2", "ISSUERHOOK_THREADS is given twice (first on line 1)"},
+        {"ISSUERHOOK_THREADS=2\n# note \\\nISSUERHOOK_THREADS=3\n", "line 2", "comment ending in a backslash"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *path = conf_file(state, bad[i].text);
+        const char *e = load_refused(path, NULL);
+        assert_contains(e, bad[i].line);
+        assert_contains(e, path);
+        assert_contains(e, bad[i].why);
+        /* the environment filter reads the file the same way */
+        char **out = NULL;
+        char *env[] = {NULL};
+        assert_int_equal(config_env_overrides(path, env, &out, err, sizeof(err)), IH_EINVAL);
+        assert_null(out);
+    }
+}
+
+/* A directory, or a file that cannot be read, is an error, not an empty configuration. */
+static void test_file_that_cannot_be_read_refused(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"/etc", "/proc/self/mem"};
+    for (size_t i = 0; i < 2; i++) {
+        struct config *c = (struct config *)0x1;
+        assert_int_equal(config_load(paths[i], NULL, &c, err, sizeof(err)), IH_EIO);
+        assert_null(c);
+        assert_contains(err, paths[i]);
+        char **out = (char **)0x1;
+        char *env[] = {NULL};
+        assert_int_equal(config_env_overrides(paths[i], env, &out, err, sizeof(err)), IH_EIO);
+        assert_null(out);
+    }
+    assert_contains(err, "Input/output error");
 }
 
 static void test_file_unknown_key_refused(void **state)
@@ -399,6 +458,41 @@ static void test_listen(void **state)
         assert_contains(load_env1_refused(bad[i]), "ISSUERHOOK_LISTEN");
 }
 
+/* A relative database path is made absolute against the working directory, once, at
+ * load; a URI or conninfo string is left alone (no file system is touched). */
+static void test_relative_db_path_resolved(void **state)
+{
+    (void)state;
+    char cwd[512], want[600];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    static const struct {
+        const char *given, *rel; /* rel: what follows cwd + "/"; NULL: unchanged */
+    } cases[] = {
+        {"./var/issuerhook.db", "var/issuerhook.db"},
+        {"ih.db", "ih.db"},
+        {".//a/../b.db", "a/../b.db"},
+        {"/srv/ih/ih.db", NULL},
+        {"postgresql://ih@db.example/ih", NULL},
+        {"host=db.example dbname=ih", NULL},
+        {"file:ih.db?mode=rwc", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char kv[200];
+        snprintf(kv, sizeof(kv), "ISSUERHOOK_DB=%s", cases[i].given);
+        struct config *c = load_env1_ok(kv);
+        if (cases[i].rel)
+            snprintf(want, sizeof(want), "%s/%s", cwd, cases[i].rel);
+        else
+            snprintf(want, sizeof(want), "%s", cases[i].given);
+        assert_string_equal(c->db_path, want);
+        config_free(c);
+    }
+    /* too long once joined: refused, naming the key */
+    char kv[1100];
+    snprintf(kv, sizeof(kv), "ISSUERHOOK_DB=%01020d", 0); /* fits alone, not after the folder */
+    assert_contains(load_env1_refused(kv), "ISSUERHOOK_DB");
+}
+
 static void test_strings_have_bounds(void **state)
 {
     (void)state;
@@ -488,6 +582,7 @@ static const char *const all_keys[] = {
     "CALLBACK_TIMEOUT_MS", "CALLBACK_CONNECT_TIMEOUT_MS", "CALLBACK_MAX_ATTEMPTS", "CALLBACK_BACKOFF_MS",
     "CALLBACK_BACKOFF_MAX_MS", "CALLBACK_CONCURRENCY", "PAN_KEY_FILE", "RATE_LIMIT", "RATE_BURST", "JWT_LEEWAY",
     "FEED_PAGE_BYTES", "FEED_READS",
+    "JWT_MAX_LIFETIME",
 };
 
 /* The callback URL must be an http(s) template with {amikoBookingId}; the auth one
@@ -581,7 +676,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_ignores_other_variables, setup_file, teardown_file),
         cmocka_unit_test_setup_teardown(test_file_bad_value_names_key_and_line, setup_file, teardown_file),
         cmocka_unit_test_setup_teardown(test_file_line_without_equals_refused, setup_file, teardown_file),
-        cmocka_unit_test_setup_teardown(test_file_longest_line, setup_file, teardown_file),
+        cmocka_unit_test_setup_teardown(test_file_quoting_as_systemd_reads_it, setup_file, teardown_file),
+        cmocka_unit_test_setup_teardown(test_file_refuses_what_systemd_reads_otherwise, setup_file, teardown_file),
+        cmocka_unit_test(test_file_that_cannot_be_read_refused),
         cmocka_unit_test_setup_teardown(test_file_unknown_key_refused, setup_file, teardown_file),
         cmocka_unit_test(test_missing_file_refused),
         cmocka_unit_test_setup_teardown(test_environment_wins_over_file, setup_file, teardown_file),
@@ -593,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_whole_numbers_and_bounds),
         cmocka_unit_test(test_booleans_levels_and_formats),
         cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_relative_db_path_resolved),
         cmocka_unit_test(test_strings_have_bounds),
         cmocka_unit_test(test_disk_fail_above_warn_refused),
         cmocka_unit_test(test_api_keys_from_env),

@@ -13,6 +13,7 @@
 #include <openssl/rsa.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "jwtkit.h"
 #include "issuerhook/jwt.h"
@@ -20,7 +21,7 @@
 #include "../../src/auth/jwt_internal.h"
 
 #define NOW 1700000000LL
-#define CLAIMS "{\"iss\":\"https://idp.example\",\"sub\":\"svc\",\"scope\":\"ledger:read\",\"exp\":1800000000}"
+#define CLAIMS "{\"iss\":\"https://idp.example\",\"sub\":\"svc\",\"scope\":\"ledger:read\",\"exp\":1700003600}"
 
 /* ---- keys ---- */
 
@@ -130,6 +131,23 @@ static int64_t fake_clock(void)
     return atomic_load(&fake_now);
 }
 
+/* ---- real time ---- */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double d)
+{
+    if (d <= 0)
+        return;
+    struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
 /* ---- set-up ---- */
 
 static char err[256];
@@ -150,7 +168,7 @@ static struct jwt_issuer *jwks_issuer(const char *alg, const char *path)
 static enum jwt_result verify1(struct jwt_issuer *iss, const char *token, struct jwt_principal *p)
 {
     struct jwt_issuer *list[] = {iss};
-    return jwt_verify(list, 1, token, strlen(token), NOW, 0, p);
+    return jwt_verify(list, 1, token, strlen(token), NOW, 0, 86400, p);
 }
 
 #define assert_result(got, want) tu_assert_result((got), (want), __FILE__, __LINE__)
@@ -160,6 +178,20 @@ static void tu_assert_result(enum jwt_result got, enum jwt_result want, const ch
         print_error("expected \"%s\", got \"%s\"\n", jwt_result_str(want), jwt_result_str(got));
         _fail(file, line);
     }
+}
+
+/* Verifies token every 100 ms until it is accepted: the seconds that took, or -1
+ * after timeout_ms. */
+static double wait_ok(struct jwt_issuer *iss, const char *token, int timeout_ms)
+{
+    struct jwt_principal p;
+    double t0 = mono_s();
+    while (mono_s() - t0 < timeout_ms / 1000.0) {
+        if (verify1(iss, token, &p) == JWT_OK)
+            return mono_s() - t0;
+        sleep_s(0.1);
+    }
+    return -1;
 }
 
 static int setup(void **state)
@@ -288,7 +320,7 @@ static void test_server_down(void **state)
     assert_int_equal(atomic_load(&srv.hits), 1);
 
     server_stop();
-    /* never fetched: keys unavailable; retried after JWKS_RETRY_S only */
+    /* never fetched: keys unavailable (the first use tries, then the background does) */
     struct jwt_issuer *fresh = jwks_issuer("RS256", "/jwks.json");
     assert_result(verify1(fresh, t1, &p), JWT_KEYS_UNAVAILABLE);
     assert_int_equal(jwt_issuer_prefetch(fresh), IH_EIO);
@@ -302,30 +334,90 @@ static void test_server_down(void **state)
     atomic_store(&fake_now, 9000 + JWKS_MAX_AGE_S + 10);
     assert_result(verify1(held, t1, &p), JWT_OK);
 
-    /* another issuer fails while the server is down; it may try again JWKS_RETRY_S later */
+    /* the server comes back: the held set is refreshed on use a minute after its last
+     * attempt, the fresh issuer gets its set from its background retries */
     int64_t t0 = atomic_load(&fake_now);
-    struct jwt_issuer *later = jwks_issuer("RS256", "/jwks.json");
-    assert_result(verify1(later, t1, &p), JWT_KEYS_UNAVAILABLE);
     server_start(srv.port);
     serve_keys(1, one, kids);
     atomic_store(&srv.hits, 0);
-    atomic_store(&fake_now, t0 + JWKS_RETRY_S - 1);
-    assert_result(verify1(later, t1, &p), JWT_KEYS_UNAVAILABLE); /* no attempt yet */
-    assert_int_equal(atomic_load(&srv.hits), 0);
-    atomic_store(&fake_now, t0 + JWKS_RETRY_S);
-    assert_result(verify1(later, t1, &p), JWT_OK);
-    assert_int_equal(atomic_load(&srv.hits), 1);
-    /* the held set, past its age, is refreshed on use (its last attempt was at t0) */
     atomic_store(&fake_now, t0 + JWKS_REFETCH_S);
     assert_result(verify1(held, t1, &p), JWT_OK);
-    assert_int_equal(atomic_load(&srv.hits), 2);
-    assert_result(verify1(fresh, t1, &p), JWT_OK);
-    assert_int_equal(atomic_load(&srv.hits), 3);
-    jwt_issuer_free(later);
+    assert_int_equal(atomic_load(&srv.hits), 1);
+    assert_true(wait_ok(fresh, t1, 3000) >= 0);
     free(t1);
     free(t2);
     jwt_issuer_free(held);
     jwt_issuer_free(fresh);
+}
+
+/* The backoff of the background retries: 1 s, doubling, at most a minute. */
+static void test_retry_schedule(void **state)
+{
+    (void)state;
+    static const int64_t want[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
+    for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        assert_int_equal(jwks_retry_delay_ms(i + 1), want[i]);
+    assert_int_equal(jwks_retry_delay_ms(1000), JWKS_RETRY_MAX_MS);
+    assert_int_equal(jwks_retry_delay_ms(0), JWKS_RETRY_FIRST_MS);
+}
+
+/* The issuer is not up when the daemon starts (its JWKS answers 500): tokens answer
+ * "keys unavailable" at once, without waiting for a fetch; the set is fetched again in
+ * the background, a second after the failure, then 2 s later, ...; once the issuer
+ * answers, a token is accepted within about a second, and the retries stop. */
+static void test_first_fetch_retried_in_background(void **state)
+{
+    (void)state;
+    struct jwt_principal p;
+    EVP_PKEY *one[] = {rsa1};
+    const char *kids[] = {"k1"};
+    serve(500, "{\"error\":\"starting\"}");
+    atomic_store(&srv.hits, 0);
+    atomic_store(&fake_now, 30000);
+    struct jwt_issuer *iss = jwks_issuer("RS256", "/jwks.json");
+    char *t = make_token(rsa1, "k1", CLAIMS);
+    double t0 = mono_s();
+    assert_int_equal(jwt_issuer_prefetch(iss), IH_EIO); /* at start */
+    assert_int_equal(atomic_load(&srv.hits), 1);
+    /* nothing in the request path waits or fetches in the first second */
+    for (int i = 0; i < 5; i++)
+        assert_result(verify1(iss, t, &p), JWT_KEYS_UNAVAILABLE);
+    if (mono_s() - t0 < 0.9)
+        assert_int_equal(atomic_load(&srv.hits), 1);
+    /* no token: the background tries at about 1 s and 3 s after the start */
+    sleep_s(3.5 - (mono_s() - t0));
+    int tries = atomic_load(&srv.hits);
+    print_message("%d fetches in the first %.1f s with the issuer down\n", tries, mono_s() - t0);
+    assert_true(tries >= 2 && tries <= 4);
+    /* the issuer comes up; tokens keep coming: accepted within about a second */
+    serve_keys(1, one, kids);
+    double up = mono_s();
+    double took = wait_ok(iss, t, 5000);
+    print_message("the first token accepted %.2f s after the issuer came up\n", took);
+    assert_true(took >= 0 && took < 2.5);
+    (void)up;
+    /* the background retries are over: no more fetches */
+    int after = atomic_load(&srv.hits);
+    sleep_s(1.5);
+    assert_int_equal(atomic_load(&srv.hits), after);
+    assert_result(verify1(iss, t, &p), JWT_OK);
+    free(t);
+    jwt_issuer_free(iss);
+}
+
+/* An issuer freed while its retries wait (or a fetch hangs) stops at once. */
+static void test_free_stops_retries(void **state)
+{
+    (void)state;
+    struct jwt_principal p;
+    serve(500, "{}");
+    struct jwt_issuer *iss = jwks_issuer("RS256", "/jwks.json");
+    char *t = make_token(rsa1, "k1", CLAIMS);
+    assert_result(verify1(iss, t, &p), JWT_KEYS_UNAVAILABLE); /* the retrier starts */
+    double t0 = mono_s();
+    jwt_issuer_free(iss);
+    assert_true(mono_s() - t0 < 0.5);
+    free(t);
 }
 
 static void test_bad_answers(void **state)
@@ -478,6 +570,9 @@ int main(void)
         cmocka_unit_test(test_fetch_once_then_refetch_on_new_kid),
         cmocka_unit_test(test_es256_and_prefetch),
         cmocka_unit_test(test_server_down),
+        cmocka_unit_test(test_retry_schedule),
+        cmocka_unit_test(test_first_fetch_retried_in_background),
+        cmocka_unit_test(test_free_stops_retries),
         cmocka_unit_test(test_bad_answers),
         cmocka_unit_test(test_parse_filters_keys),
         cmocka_unit_test(test_concurrent_first_use),

@@ -20,6 +20,7 @@
 #define NOW 1700000000LL
 #define ISS "https://idp.example"
 #define AUD "issuerhook"
+#define LIFETIME 86400 /* ISSUERHOOK_JWT_MAX_LIFETIME's default */
 
 /* ---- keys and files for the run ---- */
 
@@ -153,7 +154,7 @@ static enum jwt_result verify1(struct jwt_issuer *iss, const char *token, int64_
                                struct jwt_principal *p)
 {
     struct jwt_issuer *list[] = {iss};
-    return jwt_verify(list, 1, token, strlen(token), now, leeway, p);
+    return jwt_verify(list, 1, token, strlen(token), now, leeway, LIFETIME, p);
 }
 
 #define assert_result(got, want) tu_assert_result((got), (want), __FILE__, __LINE__)
@@ -315,8 +316,8 @@ static void test_time_claims(void **state)
     assert_result(verify1(iss, t, NOW - 1, 0, &p), JWT_OK);
     free(t);
     t = rs_token("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1e300,\"nbf\":-1e300}");
-    assert_result(verify1(iss, t, NOW, UINT32_MAX, &p), JWT_OK);
-    assert_result(verify1(iss, t, INT64_MAX, UINT32_MAX, &p), JWT_OK);
+    assert_result(verify1(iss, t, NOW, UINT32_MAX, &p), JWT_LIFETIME_TOO_LONG); /* it was accepted */
+    assert_result(verify1(iss, t, INT64_MAX, UINT32_MAX, &p), JWT_OK);         /* exp - now is 0 */
     free(t);
     t = rs_token("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":-9223372036854775808}");
     assert_result(verify1(iss, t, INT64_MIN, UINT32_MAX, &p), JWT_EXPIRED);
@@ -330,6 +331,57 @@ static void test_time_claims(void **state)
     assert_result(verify1(hs, t, NOW, 0, &p), JWT_BAD_SIGNATURE);
     free(t);
     jwt_issuer_free(hs);
+    jwt_issuer_free(iss);
+}
+
+/* The lifetime cap (ISSUERHOOK_JWT_MAX_LIFETIME): exp - iat, or exp - now (+ leeway)
+ * without iat. */
+static enum jwt_result verify_capped(struct jwt_issuer *iss, const char *iat, const char *exp, unsigned leeway,
+                                     unsigned cap)
+{
+    char c[256];
+    struct jwt_principal p;
+    snprintf(c, sizeof(c), "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\"%s%s,\"exp\":%s}", iat ? ",\"iat\":" : "",
+             iat ? iat : "", exp);
+    char *t = rs_token(c);
+    struct jwt_issuer *list[] = {iss};
+    enum jwt_result r = jwt_verify(list, 1, t, strlen(t), NOW, leeway, cap, &p);
+    free(t);
+    return r;
+}
+
+static void test_lifetime_cap(void **state)
+{
+    (void)state;
+    struct jwt_issuer *iss = rs_issuer();
+    static const struct {
+        const char *iat, *exp; /* claims; iat NULL: absent */
+        unsigned leeway, cap;
+        enum jwt_result want;
+    } cases[] = {
+        {"1700000000", "1700086400", 0, 86400, JWT_OK},                 /* exactly a day */
+        {"1700000000", "1700086401", 0, 86400, JWT_LIFETIME_TOO_LONG},  /* a second more */
+        {"1699913700", "1700000100", 0, 86400, JWT_OK},                 /* a day old, a day long: fine */
+        {"1700000000", "1e300", 60, 86400, JWT_LIFETIME_TOO_LONG},      /* "valid for ever" */
+        {NULL, "1e300", 60, 86400, JWT_LIFETIME_TOO_LONG},
+        {NULL, "1700086460", 60, 86400, JWT_OK},                        /* no iat: exp - now, with leeway */
+        {NULL, "1700086461", 60, 86400, JWT_LIFETIME_TOO_LONG},
+        {"1700000060", "1700000600", 60, 86400, JWT_OK},                /* iat ahead, within the leeway */
+        {"1700000061", "1700000600", 60, 86400, JWT_NOT_YET_VALID},     /* issued in the future */
+        {"-1e300", "1700000600", 60, 86400, JWT_LIFETIME_TOO_LONG},     /* no overflow */
+        {"-9223372036854775808", "9223372036854775807", 60, 86400, JWT_LIFETIME_TOO_LONG},
+        {"\"1700000000\"", "1700000600", 60, 86400, JWT_MALFORMED},     /* iat must be a number */
+        {"1700000000", "1700003601", 0, 3600, JWT_LIFETIME_TOO_LONG},   /* configured: an hour */
+        {"1700000000", "1702592000", 0, 2592000, JWT_OK},               /* configured: 30 days */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        enum jwt_result r = verify_capped(iss, cases[i].iat, cases[i].exp, cases[i].leeway, cases[i].cap);
+        if (r != cases[i].want)
+            print_error("iat %s exp %s leeway %u cap %u\n", cases[i].iat ? cases[i].iat : "-", cases[i].exp,
+                        cases[i].leeway, cases[i].cap);
+        assert_result(r, cases[i].want);
+    }
+    assert_string_equal(jwt_result_str(JWT_LIFETIME_TOO_LONG), "token lifetime too long");
     jwt_issuer_free(iss);
 }
 
@@ -363,11 +415,11 @@ static void test_issuer_and_audience(void **state)
     }
     /* not configured: not checked */
     struct jwt_issuer *open_iss = issuer("open", "alg=ES256 key=%s", ec_pem_path);
-    char *t = es_token("{\"iss\":\"anyone\",\"aud\":\"anything\",\"exp\":1800000000}");
+    char *t = es_token("{\"iss\":\"anyone\",\"aud\":\"anything\",\"exp\":1700003600}");
     assert_result(verify1(open_iss, t, NOW, 0, &p), JWT_OK);
     free(t);
     /* a non-string iss is malformed */
-    t = es_token("{\"iss\":42,\"exp\":1800000000}");
+    t = es_token("{\"iss\":42,\"exp\":1700003600}");
     assert_result(verify1(open_iss, t, NOW, 0, &p), JWT_MALFORMED);
     free(t);
     jwt_issuer_free(open_iss);
@@ -387,9 +439,9 @@ static void test_alg_none_refused(void **state)
         jk_b64url((const unsigned char *)claims(""), strlen(claims("")), c);
         char t[1024];
         snprintf(t, sizeof(t), "%s.%s.", h, c); /* the unsecured form: empty signature */
-        assert_result(jwt_verify(both, 2, t, strlen(t), NOW, 0, &p), JWT_ALG_REFUSED);
+        assert_result(jwt_verify(both, 2, t, strlen(t), NOW, 0, LIFETIME, &p), JWT_ALG_REFUSED);
         snprintf(t, sizeof(t), "%s.%s.c2lnbmF0dXJl", h, c); /* with some signature */
-        assert_result(jwt_verify(both, 2, t, strlen(t), NOW, 0, &p), JWT_ALG_REFUSED);
+        assert_result(jwt_verify(both, 2, t, strlen(t), NOW, 0, LIFETIME, &p), JWT_ALG_REFUSED);
     }
     /* alg names are case-sensitive; unknown ones are refused */
     char *t = make_token(NULL, hs_secret, sizeof(hs_secret), "{\"alg\":\"hs256\"}", claims(""));
@@ -504,8 +556,8 @@ static void test_malformed(void **state)
     const char *d2 = strrchr(good, '.');
     assert_result(verify1(hs, good, NOW, 0, &p), JWT_OK);
 
-    assert_result(jwt_verify(&hs, 1, "", 0, NOW, 0, &p), JWT_MALFORMED);
-    assert_result(jwt_verify(&hs, 1, NULL, 0, NOW, 0, &p), JWT_MALFORMED);
+    assert_result(jwt_verify(&hs, 1, "", 0, NOW, 0, LIFETIME, &p), JWT_MALFORMED);
+    assert_result(jwt_verify(&hs, 1, NULL, 0, NOW, 0, LIFETIME, &p), JWT_MALFORMED);
     /* two parts, four parts */
     snprintf(t, sizeof(t), "%.*s", (int)(d2 - good), good);
     assert_result(verify1(hs, t, NOW, 0, &p), JWT_MALFORMED);
@@ -523,7 +575,7 @@ static void test_malformed(void **state)
     /* the length counts: a NUL inside is a bad character */
     snprintf(t, sizeof(t), "%s", good);
     t[5] = '\0';
-    assert_result(jwt_verify(&hs, 1, t, strlen(good), NOW, 0, &p), JWT_MALFORMED);
+    assert_result(jwt_verify(&hs, 1, t, strlen(good), NOW, 0, LIFETIME, &p), JWT_MALFORMED);
     /* header not JSON, not an object, without alg, alg not a string, with crit */
     const char *headers[] = {"not json", "[\"alg\",\"HS256\"]", "{\"typ\":\"JWT\"}", "{\"alg\":256}",
                              "{\"alg\":\"HS256\",\"crit\":[\"exp\"],\"exp\":1}", "{\"alg\":\"HS256\",\"alg\":\"HS256\"}",
@@ -535,7 +587,7 @@ static void test_malformed(void **state)
     }
     /* claims not JSON, not an object, with a duplicate name */
     const char *bodies[] = {"exp=1800000000", "[1800000000]", "\"text\"",
-                            "{\"exp\":1800000000,\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"iss\":\"" ISS "\"}"};
+                            "{\"exp\":1700003600,\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"iss\":\"" ISS "\"}"};
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         char *x = make_token(NULL, hs_secret, sizeof(hs_secret), "{\"alg\":\"HS256\"}", bodies[i]);
         assert_result(verify1(hs, x, NOW, 0, &p), JWT_MALFORMED);
@@ -644,28 +696,28 @@ static void test_several_issuers(void **state)
     struct jwt_issuer *d = issuer("d", "alg=RS256 key=%s aud=x", rsa_pem_path); /* no iss= */
     struct jwt_issuer *all[] = {a, b, c, d};
     char *t;
-    t = make_token(rsa_key, NULL, 0, "{\"alg\":\"RS256\"}", "{\"iss\":\"https://b.example\",\"exp\":1800000000}");
-    assert_result(jwt_verify(all, 4, t, strlen(t), NOW, 0, &p), JWT_OK);
+    t = make_token(rsa_key, NULL, 0, "{\"alg\":\"RS256\"}", "{\"iss\":\"https://b.example\",\"exp\":1700003600}");
+    assert_result(jwt_verify(all, 4, t, strlen(t), NOW, 0, LIFETIME, &p), JWT_OK);
     assert_ptr_equal(p.issuer, b);
     free(t);
     /* iss names a; a refuses RS256 and the issuers without iss= are not tried */
-    t = make_token(rsa_key, NULL, 0, "{\"alg\":\"RS256\"}", "{\"iss\":\"https://a.example\",\"aud\":\"x\",\"exp\":1800000000}");
-    assert_result(jwt_verify(all, 4, t, strlen(t), NOW, 0, &p), JWT_ALG_REFUSED);
+    t = make_token(rsa_key, NULL, 0, "{\"alg\":\"RS256\"}", "{\"iss\":\"https://a.example\",\"aud\":\"x\",\"exp\":1700003600}");
+    assert_result(jwt_verify(all, 4, t, strlen(t), NOW, 0, LIFETIME, &p), JWT_ALG_REFUSED);
     free(t);
     /* an unknown iss goes to c and d; d gets furthest (wrong audience) */
-    t = make_token(rsa_key, NULL, 0, "{\"alg\":\"RS256\"}", "{\"iss\":\"https://z.example\",\"exp\":1800000000}");
-    assert_result(jwt_verify(all, 4, t, strlen(t), NOW, 0, &p), JWT_WRONG_AUDIENCE);
+    t = make_token(rsa_key, NULL, 0, "{\"alg\":\"RS256\"}", "{\"iss\":\"https://z.example\",\"exp\":1700003600}");
+    assert_result(jwt_verify(all, 4, t, strlen(t), NOW, 0, LIFETIME, &p), JWT_WRONG_AUDIENCE);
     free(t);
-    t = make_token(rsa_key, NULL, 0, "{\"alg\":\"RS256\"}", "{\"aud\":\"x\",\"exp\":1800000000}");
-    assert_result(jwt_verify(all, 4, t, strlen(t), NOW, 0, &p), JWT_OK);
+    t = make_token(rsa_key, NULL, 0, "{\"alg\":\"RS256\"}", "{\"aud\":\"x\",\"exp\":1700003600}");
+    assert_result(jwt_verify(all, 4, t, strlen(t), NOW, 0, LIFETIME, &p), JWT_OK);
     assert_ptr_equal(p.issuer, d);
     free(t);
-    t = make_token(ec_key, NULL, 0, "{\"alg\":\"ES256\"}", "{\"exp\":1800000000}");
-    assert_result(jwt_verify(all, 4, t, strlen(t), NOW, 0, &p), JWT_OK);
+    t = make_token(ec_key, NULL, 0, "{\"alg\":\"ES256\"}", "{\"exp\":1700003600}");
+    assert_result(jwt_verify(all, 4, t, strlen(t), NOW, 0, LIFETIME, &p), JWT_OK);
     assert_ptr_equal(p.issuer, c);
     /* only issuers with iss=: a token naming none of them */
-    assert_result(jwt_verify(all, 2, t, strlen(t), NOW, 0, &p), JWT_WRONG_ISSUER);
-    assert_result(jwt_verify(all, 0, t, strlen(t), NOW, 0, &p), JWT_WRONG_ISSUER);
+    assert_result(jwt_verify(all, 2, t, strlen(t), NOW, 0, LIFETIME, &p), JWT_WRONG_ISSUER);
+    assert_result(jwt_verify(all, 0, t, strlen(t), NOW, 0, LIFETIME, &p), JWT_WRONG_ISSUER);
     free(t);
     for (size_t i = 0; i < 4; i++)
         jwt_issuer_free(all[i]);
@@ -810,7 +862,7 @@ static void *race_run(void *arg)
     struct jwt_principal p;
     for (int i = 0; i < 50; i++) {
         for (int k = 0; k < 3; k++) {
-            if (jwt_verify(r->issuers, 3, r->tokens[k], strlen(r->tokens[k]), NOW, 0, &p) != JWT_OK ||
+            if (jwt_verify(r->issuers, 3, r->tokens[k], strlen(r->tokens[k]), NOW, 0, LIFETIME, &p) != JWT_OK ||
                 p.issuer != r->issuers[k])
                 r->bad++;
         }
@@ -825,8 +877,8 @@ static void test_concurrent_verification(void **state)
     struct jwt_issuer *b = issuer("b", "alg=ES256 key=%s iss=b", ec_pem_path);
     struct jwt_issuer *c = issuer("c", "alg=HS256 secret_file=%s iss=c", hs_path);
     struct jwt_issuer *all[] = {a, b, c};
-    char *t[] = {rs_token("{\"iss\":\"a\",\"exp\":1800000000}"), es_token("{\"iss\":\"b\",\"exp\":1800000000}"),
-                 hs_token("{\"iss\":\"c\",\"exp\":1800000000}")};
+    char *t[] = {rs_token("{\"iss\":\"a\",\"exp\":1700003600}"), es_token("{\"iss\":\"b\",\"exp\":1700003600}"),
+                 hs_token("{\"iss\":\"c\",\"exp\":1700003600}")};
     const char *const tokens[] = {t[0], t[1], t[2]};
     pthread_t th[4];
     struct race r[4];
@@ -853,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_rfc7520_4_4_hs256),
         cmocka_unit_test(test_valid_tokens),
         cmocka_unit_test(test_time_claims),
+        cmocka_unit_test(test_lifetime_cap),
         cmocka_unit_test(test_issuer_and_audience),
         cmocka_unit_test(test_alg_none_refused),
         cmocka_unit_test(test_alg_confusion_refused),
