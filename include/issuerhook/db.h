@@ -1,5 +1,6 @@
-/* The SQLite database: one write connection (handed to the writer thread) and one
- * read connection for health checks and GET routes. WAL mode, synchronous=FULL. */
+/* The SQLite database: one write connection (handed to the writer thread), a pool of
+ * read connections for health checks and GET routes, and a lock file that keeps a second
+ * daemon off the same database. WAL mode, synchronous=FULL. */
 #ifndef ISSUERHOOK_DB_H
 #define ISSUERHOOK_DB_H
 
@@ -14,7 +15,9 @@ struct db_options {
     uint64_t max_bytes; /* 0: no cap */
 };
 
-/* Opens (creating file and folder) the database at path. Caller owns *out. */
+/* Opens (creating file and folder) the database at path for this process alone: takes
+ * the lock file beside it (held until db_close) before anything is written. IH_EBUSY:
+ * another process holds it (err names it). Caller owns *out. */
 IH_MUST_CHECK ih_status db_open(const char *path, const struct db_options *opt, struct db **out, char *err,
                                 size_t errlen);
 void db_close(struct db *db);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "issuerhook/log.h"
@@ -94,6 +95,27 @@ fail:
     return rc ? rc : SQLITE_ERROR;
 }
 
+/* The lock file: two daemons must never serve one database. */
+static ih_status take_lock(struct db *db, char *err, size_t errlen)
+{
+    char lock_path[4200];
+    long holder = 0;
+    int os_err = 0;
+    ih_status rc = lock_take(db->path, &db->lock_fd, &holder, &os_err, lock_path, sizeof(lock_path));
+    if (rc == IH_EBUSY) {
+        char pid[32] = "";
+        if (holder)
+            snprintf(pid, sizeof(pid), " (PID %ld)", holder);
+        snprintf(err, errlen,
+                 "%.256s: another issuerhookd%s serves this database (it holds %.256s): stop it first; "
+                 "two daemons must never serve one database",
+                 db->path, pid, lock_path);
+    } else if (rc != IH_OK) {
+        snprintf(err, errlen, "cannot open the lock file %.256s: %s", lock_path, strerror(os_err));
+    }
+    return rc;
+}
+
 ih_status db_open(const char *path, const struct db_options *opt, struct db **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -103,6 +125,7 @@ ih_status db_open(const char *path, const struct db_options *opt, struct db **ou
         return IH_ENOMEM;
     }
     db->opt = *opt;
+    db->lock_fd = -1;
     pthread_mutex_init(&db->rd_lock, NULL);
     pthread_cond_init(&db->rd_free, NULL);
     int e = make_parent(path);
@@ -110,6 +133,11 @@ ih_status db_open(const char *path, const struct db_options *opt, struct db **ou
         snprintf(err, errlen, "cannot create the folder of %s: %s", path, strerror(e));
         db_close(db);
         return IH_EIO;
+    }
+    ih_status lrc = take_lock(db, err, errlen); /* before anything is written */
+    if (lrc != IH_OK) {
+        db_close(db);
+        return lrc;
     }
     int rc = db_connect(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db->wr);
     if (rc == SQLITE_OK)
@@ -133,6 +161,8 @@ void db_close(struct db *db)
             sqlite3_close(db->rd[i]);
     if (db->wr)
         sqlite3_close(db->wr);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd); /* after the last connection: the lock covers the final checkpoint */
     pthread_cond_destroy(&db->rd_free);
     pthread_mutex_destroy(&db->rd_lock);
     free(db->path);

@@ -14,6 +14,7 @@ struct db {
     char *path;
     struct db_options opt;
     sqlite3 *wr;            /* the write connection: migrate, then the writer thread only */
+    int lock_fd;            /* the lock file, held from db_open to db_close */
     sqlite3 *rd[DB_READERS]; /* read-only connections, opened on first use; guarded by rd_lock */
     bool rd_busy[DB_READERS];
     pthread_mutex_t rd_lock;
@@ -51,5 +52,11 @@ sqlite3 *db_read_acquire(struct db *db);
 void db_read_release(struct db *db, sqlite3 *conn);
 /* Opens a connection with the daemon's pragmas. */
 int db_connect(struct db *db, int flags, sqlite3 **out);
+
+/* The lock file of the database at db_path (store/lock.c). IH_OK: *fd holds the lock
+ * until closed. IH_EBUSY: another process holds it (*holder: its PID, 0 if unknown).
+ * IH_EIO: the file cannot be created or opened (*os_err). lock_path gets its name. */
+IH_MUST_CHECK ih_status lock_take(const char *db_path, int *fd, long *holder, int *os_err, char *lock_path,
+                                  size_t cap);
 
 #endif
