@@ -18,6 +18,7 @@ enum metric_counter {
     M_AUTH_FAILURES,       /* {reason} missing | invalid | scope */
     M_CALLBACKS,           /* {outcome} delivered | retry | dead */
     M_RATE_LIMITED,        /* {route} */
+    M_CHECKPOINTS,         /* {mode} passive | truncate | catchup | failed */
     M_COUNTER_COUNT
 };
 

@@ -85,7 +85,11 @@ const char *db_error_kind(const struct store_error *e)
     return "io";
 }
 
-/* WAL: readers never block the writer. FULL: a commit is on disk before it returns. */
+/* WAL: readers never block the writer. FULL: a commit is on disk before it returns.
+ * No automatic checkpoint inside COMMIT: store/checkpoint.c does them on its own
+ * connection; a WAL that was reset is cut back to WAL_SIZE_LIMIT. */
+#define WAL_SIZE_LIMIT (4 * 1024 * 1024)
+
 static int write_pragmas(struct db *db, sqlite3 *c, struct store_error *e)
 {
     sqlite3_stmt *st = NULL;
@@ -107,9 +111,12 @@ static int write_pragmas(struct db *db, sqlite3 *c, struct store_error *e)
     }
     sqlite3_finalize(st);
     char sql[200];
+    snprintf(sql, sizeof(sql),
+             "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;"
+             " PRAGMA journal_size_limit=%d;",
+             WAL_SIZE_LIMIT);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=4000;", NULL,
-                          NULL, NULL);
+        rc = sqlite3_exec(c, sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK && db->opt.max_bytes) {
         snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%llu",
                  (unsigned long long)(db->opt.max_bytes / 4096 ? db->opt.max_bytes / 4096 : 1));

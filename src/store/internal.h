@@ -115,4 +115,18 @@ void state_ok(struct db *db);
 /* One more write refused while the store is failing (for the recovery's log line). */
 void state_refused(struct db *db);
 
+/* store/checkpoint.c: WAL checkpoints on their own connection and thread, so that a
+ * commit never waits for one. The writer reports each commit (its WAL hook). */
+struct checkpointer;
+IH_MUST_CHECK ih_status ckpt_start(struct db *db, struct checkpointer **out);
+/* After a commit: frames is the WAL's length in pages. Cheap; never blocks on I/O. */
+void ckpt_committed(struct checkpointer *c, int frames);
+/* Before a write transaction: returns at once, unless the WAL has grown past its cap;
+ * then waits (bounded) for the checkpoint that lets the WAL start again. c may be NULL. */
+void ckpt_before_write(struct checkpointer *c);
+/* Makes the thread close its connection and open a fresh one when next needed. */
+void ckpt_reset(struct checkpointer *c);
+/* Stops the thread and closes its connection (NULL is fine). */
+void ckpt_stop(struct checkpointer *c);
+
 #endif

@@ -5,7 +5,7 @@
  * that kept it from being so.
  * The writer also keeps the store's state (store/state.c): after a failure it tries
  * again with a backoff (a batch, or a test write when none comes) until the store takes
- * writes. */
+ * writes, and it hands each commit's WAL length to the checkpointer. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -24,6 +24,7 @@ struct writer {
     struct db *db;
     struct writer_txn txn; /* conn NULL while the store cannot be opened */
     struct writer_options opt;
+    struct checkpointer *ckpt;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -52,6 +53,21 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int on_wal_commit(void *arg, sqlite3 *c, const char *name, int frames)
+{
+    (void)c;
+    (void)name;
+    ckpt_committed(arg, frames);
+    return SQLITE_OK;
+}
+
+/* The connection is new: its statements are prepared again, its commits reported. */
+static void adopt(struct writer *w)
+{
+    if (w->txn.conn && w->ckpt)
+        sqlite3_wal_hook(w->txn.conn, on_wal_commit, w->ckpt);
+}
+
 static void store_failed(struct writer *w, const struct store_error *e)
 {
     state_failed(w->db, e, true);
@@ -74,6 +90,7 @@ static void store_ok(struct writer *w)
 static void reset_all(struct writer *w)
 {
     db_readers_reset(w->db);
+    ckpt_reset(w->ckpt);
 }
 
 /* Does what is left to make the store take writes (see db_prepare): at once when the
@@ -85,8 +102,10 @@ static bool bring_up(struct writer *w, bool probe)
     sqlite3 *before = w->txn.conn;
     struct store_error e;
     ih_status rc = db_prepare(w->db, &w->txn.conn, probe, &e);
-    if (w->txn.conn != before)
+    if (w->txn.conn != before) {
         txn_cache_clear(&w->txn); /* statements of a closed connection */
+        adopt(w);
+    }
     if (rc != IH_OK) {
         store_failed(w, &e);
         if (!w->txn.conn)
@@ -181,6 +200,7 @@ static void run_batch(struct writer *w, struct writer_job *batch, size_t n)
         fail_all(batch, IH_EIO, w->fail_kind); /* not open yet: answered at once */
         return;
     }
+    ckpt_before_write(w->ckpt);
     int rc = exec(w, BEGIN);
     if (rc != SQLITE_OK) {
         db_error(w->txn.conn, rc, "BEGIN", &e);
@@ -309,12 +329,21 @@ ih_status writer_start(struct db *db, const struct writer_options *opt, struct w
     atomic_store(&w->heartbeat, writer_now_ms());
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
-    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    ih_status rc = ckpt_start(db, &w->ckpt);
+    if (rc == IH_OK) {
+        adopt(w);
+        if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
+            rc = IH_ENOMEM;
+    }
+    if (rc != IH_OK) {
+        if (w->txn.conn)
+            sqlite3_wal_hook(w->txn.conn, NULL, NULL);
+        ckpt_stop(w->ckpt);
         db->wr = w->txn.conn;
         pthread_cond_destroy(&w->cond);
         pthread_mutex_destroy(&w->lock);
         free(w);
-        return IH_ENOMEM;
+        return rc;
     }
     metrics_set_gauge("issuerhook_store_writable", "1 while the store takes writes; 0 while they answer 503.",
                       gauge_writable, db);
@@ -361,6 +390,10 @@ void writer_stop(struct writer *w)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    ckpt_stop(w->ckpt); /* before the connections close: the last one checkpoints itself */
+    w->ckpt = NULL;
+    if (w->txn.conn)
+        sqlite3_wal_hook(w->txn.conn, NULL, NULL);
     txn_cache_clear(&w->txn);
     /* hand the connection back so db_close closes it (and checkpoints the WAL) */
     if (w->db->wr == NULL)

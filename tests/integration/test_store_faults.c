@@ -1,7 +1,7 @@
 /* When the store cannot take a write: 503 with Retry-After, nothing half-written, /health
  * failing with the store's reason, one log line per distinct error, and the daemon
  * recovers by itself when the store does (a full disk, a read-only file system, a
- * database locked by another process). */
+ * database locked by another process). The WAL is checkpointed in the background. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -397,6 +398,78 @@ static void test_readonly_file_system_then_writable(void **state)
     readonly_then_writable(RO_MOUNT);
 }
 
+struct wal_watch {
+    const struct daemon *d;
+    volatile bool stop;
+    long long peak;
+    int acked;
+};
+
+static void *watch_wal(void *arg)
+{
+    struct wal_watch *w = arg;
+    char wal[400];
+    snprintf(wal, sizeof(wal), "%s-wal", w->d->db);
+    while (!w->stop) {
+        struct stat sb;
+        if (stat(wal, &sb) == 0 && sb.st_size > w->peak)
+            w->peak = sb.st_size;
+        pause_ms(5);
+    }
+    return NULL;
+}
+
+static void *post_400(void *arg)
+{
+    struct wal_watch *w = arg;
+    int ok = 0;
+    for (int i = 0; i < 400; i++)
+        ok += post_event(w->d, AMIKO, NULL, NULL) == 200;
+    __atomic_add_fetch(&w->acked, ok, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* Commits never checkpoint; the background checkpointer keeps the WAL small under load
+ * (the old wal_autocheckpoint let it reach 16 MiB and stay there) and cuts it to nothing
+ * once writes stop. */
+static void test_wal_checkpointed_in_the_background(void **state)
+{
+    (void)state;
+    struct daemon d = {0};
+    assert_true(daemon_start(&d));
+    struct wal_watch w = {.d = &d};
+    pthread_t watcher, senders[4];
+    assert_int_equal(pthread_create(&watcher, NULL, watch_wal, &w), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&senders[i], NULL, post_400, &w), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(senders[i], NULL);
+    w.stop = true;
+    pthread_join(watcher, NULL);
+    assert_int_equal(w.acked, 1600);
+    /* the writer holds back once the WAL passes 8 MiB (12: room for a slow machine) */
+    fprintf(stderr, "WAL peak under load: %.2f MiB\n", (double)w.peak / 1048576);
+    assert_true(w.peak <= 12 * 1024 * 1024);
+    assert_true(metric_value(&d, "issuerhook_wal_checkpoints_total{mode=\"passive\"}") >= 1);
+    /* idle: truncated to 0 bytes within a few seconds */
+    char wal[400];
+    snprintf(wal, sizeof(wal), "%s-wal", d.db);
+    struct stat sb = {.st_size = 1};
+    for (int i = 0; i < 100; i++) {
+        if (stat(wal, &sb) != 0)
+            sb.st_size = 0;
+        if (sb.st_size == 0 && metric_value(&d, "issuerhook_wal_checkpoints_total{mode=\"truncate\"}") >= 1)
+            break;
+        pause_ms(100);
+    }
+    assert_int_equal(sb.st_size, 0);
+    assert_true(metric_value(&d, "issuerhook_wal_checkpoints_total{mode=\"truncate\"}") >= 1);
+    assert_true(metric_value(&d, "issuerhook_wal_bytes") == 0);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 1600);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +479,7 @@ int main(void)
         cmocka_unit_test_teardown(test_small_disk_fills_then_frees, unmount_small_fs),
         cmocka_unit_test_teardown(test_readonly_database_file_then_writable, restore_wrapper),
         cmocka_unit_test_teardown(test_readonly_file_system_then_writable, unmount_small_fs),
+        cmocka_unit_test(test_wal_checkpointed_in_the_background),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
