@@ -21,7 +21,6 @@
 #include "issuerhook/jwt.h"
 #include "issuerhook/log.h"
 #include "issuerhook/metrics.h"
-#include "issuerhook/migrate.h"
 #include "issuerhook/notify.h"
 #include "issuerhook/outbox.h"
 #include "issuerhook/ratelimit.h"
@@ -75,22 +74,23 @@ static int load(const char *file, struct config **cfg)
     return load_env(file, environ, cfg);
 }
 
-static int open_db(const struct config *cfg, struct db **db)
+static int open_db(const struct config *cfg, bool serving, struct db **db)
 {
-    char err[512];
+    char err[640];
     struct db_options o = {.busy_timeout_ms = cfg->busy_timeout_ms, .max_bytes = cfg->db_max_bytes};
-    int from, to;
-    ih_status rc = db_open(cfg->db_path, &o, db, err, sizeof(err));
-    if (rc == IH_OK && (rc = migrate_apply(*db, &from, &to, err, sizeof(err))) != IH_OK) {
-        db_close(*db);
-        *db = NULL;
-    }
-    if (rc != IH_OK) {
+    if (db_open(cfg->db_path, &o, db, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot open the database", "reason", err, NULL);
         return 1;
     }
+    if (!db_writable(*db, err, sizeof(err))) {
+        /* serving: the writer keeps trying; writes answer 503 and /health fails meanwhile */
+        log_msg(LOG_ERROR, serving ? "the database cannot take writes yet: serving, writes answer 503 until it can"
+                                   : "cannot open the database",
+                "path", cfg->db_path, "reason", err, NULL);
+        return serving ? 0 : 1;
+    }
     char v[16];
-    snprintf(v, sizeof(v), "%d", to);
+    snprintf(v, sizeof(v), "%d", db_schema_version(*db));
     log_msg(LOG_INFO, "database ready", "path", cfg->db_path, "schema_version", v, NULL);
     return 0;
 }
@@ -214,7 +214,7 @@ static int serve(const char *file)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((ret = open_db(cfg, &db)) != 0)
+    if ((ret = open_db(cfg, true, &db)) != 0)
         goto done;
     if (tokenizer_load(cfg->pan_key_file, cfg->db_path, &tk, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot load the PAN key", "reason", err, NULL);
@@ -334,7 +334,7 @@ static int migrate(const char *file)
     struct db *db = NULL;
     int ret = load(file, &cfg);
     if (!ret)
-        ret = open_db(cfg, &db);
+        ret = open_db(cfg, false, &db);
     db_close(db);
     config_free(cfg);
     return ret;

@@ -14,11 +14,12 @@ enum metric_counter {
     M_UNKNOWN_TYPES,       /* {source} */
     M_VALIDATION_FAILURES, /* {route} */
     M_SERIAL_ANOMALIES,    /* {kind} stale | gap */
-    M_STORE_ERRORS,        /* {kind} busy | io | nomem | queue_full */
+    M_STORE_ERRORS,        /* {kind} busy | full | readonly | io | nomem | queue_full */
     M_AUTH_FAILURES,       /* {reason} missing | invalid | scope */
     M_CALLBACKS,           /* {outcome} delivered | retry | dead */
     M_RATE_LIMITED,        /* {route} */
     M_FEED_REFUSED,        /* {reason} busy | store | aborted */
+    M_CHECKPOINTS,         /* {mode} passive | truncate | catchup | failed */
     M_COUNTER_COUNT
 };
 

@@ -4,8 +4,6 @@
 #define ISSUERHOOK_MIGRATE_H
 
 #include <stddef.h>
-#include "issuerhook/db.h"
-#include "issuerhook/status.h"
 
 struct migration {
     int version;
@@ -17,8 +15,7 @@ struct migration {
 extern const struct migration migrations_embedded[];
 extern const size_t migrations_embedded_count;
 
-/* Applies every embedded migration newer than the database's version. A database
- * whose version is newer than this binary knows is refused (IH_ENEWER). */
-IH_MUST_CHECK ih_status migrate_apply(struct db *db, int *from, int *to, char *err, size_t errlen);
+/* db_open applies every embedded migration newer than the database's version; a
+ * database whose version is newer than this binary knows is refused (IH_ENEWER). */
 
 #endif

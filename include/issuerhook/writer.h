@@ -1,6 +1,6 @@
 /* The writer: one thread owns the write connection and commits every queued job in
  * one transaction (group commit), each job inside its own SAVEPOINT so one failing job
- * does not sink the batch. See docs/GROUP_COMMIT.md. */
+ * does not sink the batch. See src/store/GROUP_COMMIT.md. */
 #ifndef ISSUERHOOK_WRITER_H
 #define ISSUERHOOK_WRITER_H
 
@@ -26,6 +26,7 @@ struct writer_job {
     /* private */
     struct writer_job *next;
     ih_status rc;
+    const char *fail_kind; /* the issuerhook_store_errors_total label when rc is not IH_OK */
 };
 
 struct writer_options {
@@ -33,7 +34,8 @@ struct writer_options {
     unsigned queue_max;
 };
 
-/* Takes over db's write connection and starts the thread. Caller owns *out. */
+/* Takes over db's write connection (which may not be open yet: the writer then keeps
+ * trying, see db_writable) and starts the thread and the checkpointer. Caller owns *out. */
 IH_MUST_CHECK ih_status writer_start(struct db *db, const struct writer_options *opt, struct writer **out);
 /* Queues job; the caller keeps ownership but must not touch it until done runs.
  * done runs exactly once: in the writer thread after the commit, or, when the queue

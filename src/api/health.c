@@ -1,6 +1,7 @@
 /* GET /health, per the IETF health-check draft the Amiko seed cites
- * (application/health+json): a real query with its response time, free disk where
- * the database lives, and whether the writer keeps up. 200 pass/warn, 503 fail. */
+ * (application/health+json): a real query with its response time and whether the store
+ * takes writes, free disk where the database lives, and whether the writer keeps up.
+ * 200 pass/warn, 503 fail. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,9 @@ void health_get(struct request *r, struct app *app)
     enum hstatus overall = H_PASS;
 
     double ms = 0;
-    enum hstatus db_st = db_ping(app->db, &ms) == IH_OK ? H_PASS : H_FAIL;
+    char why[640];
+    bool answered = db_ping(app->db, &ms) == IH_OK, writable = db_writable(app->db, why, sizeof(why));
+    enum hstatus db_st = answered && writable ? H_PASS : H_FAIL;
     double free_bytes = 0;
     enum hstatus disk_st = H_FAIL;
     bool measured = disk_free(db_path(app->db), &free_bytes);
@@ -101,7 +104,8 @@ void health_get(struct request *r, struct app *app)
 
     json_t *checks = json_object();
     json_object_set_new(checks, "sqlite:responseTime",
-                        check_entry("datastore", ms, "ms", db_st, when, db_st ? "the database did not answer" : NULL));
+                        check_entry("datastore", ms, "ms", db_st, when,
+                                    !writable ? why : !answered ? "the database did not answer" : NULL));
     json_object_set_new(checks, "disk:free",
                         check_entry("system", free_bytes, "bytes", disk_st, when,
                                     !measured          ? "cannot measure free disk where the database lives"

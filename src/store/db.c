@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "issuerhook/log.h"
@@ -54,37 +55,91 @@ static int make_parent(const char *path)
     return 0;
 }
 
-int db_connect(struct db *db, int flags, sqlite3 **out)
+void db_error(sqlite3 *c, int rc, const char *during, struct store_error *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->during = during;
+    e->code = rc;
+    bool same = c && (sqlite3_extended_errcode(c) & 0xff) == (rc & 0xff);
+    if (same)
+        e->code = sqlite3_extended_errcode(c);
+    snprintf(e->msg, sizeof(e->msg), "%s", same ? sqlite3_errmsg(c) : sqlite3_errstr(rc));
+    int p = rc & 0xff;
+    if (same && (p == SQLITE_IOERR || p == SQLITE_CANTOPEN || p == SQLITE_FULL))
+        e->os_errno = sqlite3_system_errno(c);
+    e->fatal = p == SQLITE_NOTADB;
+}
+
+const char *db_error_kind(const struct store_error *e)
+{
+    int p = e->code & 0xff;
+    if (p == SQLITE_BUSY || p == SQLITE_LOCKED)
+        return "busy";
+    if (p == SQLITE_NOMEM)
+        return "nomem";
+    if (p == SQLITE_FULL || e->os_errno == ENOSPC || e->os_errno == EDQUOT)
+        return "full";
+    if (p == SQLITE_READONLY || p == SQLITE_PERM || e->os_errno == EROFS || e->os_errno == EACCES ||
+        e->os_errno == EPERM)
+        return "readonly";
+    return "io";
+}
+
+/* WAL: readers never block the writer. FULL: a commit is on disk before it returns.
+ * No automatic checkpoint inside COMMIT: store/checkpoint.c does them on its own
+ * connection; a WAL that was reset is cut back to WAL_SIZE_LIMIT. */
+#define WAL_SIZE_LIMIT (4 * 1024 * 1024)
+
+static int write_pragmas(struct db *db, sqlite3 *c, struct store_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        rc = SQLITE_OK;
+        if (!mode || strcmp(mode, "wal") != 0) {
+            rc = sqlite3_db_readonly(c, "main") == 1 ? SQLITE_READONLY : SQLITE_CANTOPEN;
+            if (e) {
+                memset(e, 0, sizeof(*e));
+                e->code = rc;
+                e->during = "switching to WAL mode";
+                snprintf(e->msg, sizeof(e->msg), "the database stays in journal mode %s", mode ? mode : "?");
+            }
+            sqlite3_finalize(st);
+            return rc;
+        }
+    }
+    sqlite3_finalize(st);
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;"
+             " PRAGMA journal_size_limit=%d;",
+             WAL_SIZE_LIMIT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && db->opt.max_bytes) {
+        snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%llu",
+                 (unsigned long long)(db->opt.max_bytes / 4096 ? db->opt.max_bytes / 4096 : 1));
+        rc = sqlite3_exec(c, sql, NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK && e)
+        db_error(c, rc, "opening the database", e);
+    return rc;
+}
+
+int db_connect(struct db *db, int flags, sqlite3 **out, struct store_error *e)
 {
     sqlite3 *c = NULL;
     int rc = sqlite3_open_v2(db->path, &c, flags | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK)
+    if (rc != SQLITE_OK) {
+        if (e)
+            db_error(c, rc, "opening the database", e);
         goto fail;
+    }
     sqlite3_extended_result_codes(c, 1);
     sqlite3_busy_timeout(c, (int)db->opt.busy_timeout_ms);
-    if (flags & SQLITE_OPEN_READWRITE) {
-        /* WAL: readers never block the writer. FULL: a commit is on disk before it returns. */
-        sqlite3_stmt *st = NULL;
-        rc = sqlite3_prepare_v2(c, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *mode = (const char *)sqlite3_column_text(st, 0);
-            rc = (mode && strcmp(mode, "wal") == 0) ? SQLITE_OK : SQLITE_CANTOPEN;
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_OK)
-            goto fail;
-        rc = sqlite3_exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=4000;",
-                          NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-            goto fail;
-        if (db->opt.max_bytes) {
-            char sql[80];
-            snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%llu",
-                     (unsigned long long)(db->opt.max_bytes / 4096 ? db->opt.max_bytes / 4096 : 1));
-            if ((rc = sqlite3_exec(c, sql, NULL, NULL, NULL)) != SQLITE_OK)
-                goto fail;
-        }
-    }
+    if ((flags & SQLITE_OPEN_READWRITE) && (rc = write_pragmas(db, c, e)) != SQLITE_OK)
+        goto fail;
     *out = c;
     return SQLITE_OK;
 fail:
@@ -92,6 +147,109 @@ fail:
         sqlite3_close(c);
     *out = NULL;
     return rc ? rc : SQLITE_ERROR;
+}
+
+/* The folder, then the lock file: nothing is written before the lock is held. */
+static ih_status take_lock(struct db *db, struct store_error *e)
+{
+    char lock_path[4200];
+    long holder = 0;
+    int err = make_parent(db->path);
+    e->during = "taking the lock file";
+    if (err) {
+        e->os_errno = err;
+        e->during = "creating the database's folder";
+        snprintf(e->msg, sizeof(e->msg), "cannot create the folder of %.256s", db->path);
+        return IH_EIO;
+    }
+    ih_status rc = lock_take(db->path, &db->lock_fd, &holder, &err, lock_path, sizeof(lock_path));
+    if (rc == IH_EBUSY) {
+        char pid[32] = "";
+        if (holder)
+            snprintf(pid, sizeof(pid), " (PID %ld)", holder);
+        e->fatal = true;
+        snprintf(e->msg, sizeof(e->msg),
+                 "another issuerhookd%s serves this database (it holds %.256s): stop it first; two daemons must never serve one database",
+                 pid, lock_path);
+    } else if (rc != IH_OK) {
+        e->os_errno = err;
+        snprintf(e->msg, sizeof(e->msg), "cannot open the lock file %.256s", lock_path);
+    }
+    return rc;
+}
+
+/* One committed write: what a rolled-back transaction cannot tell (in WAL mode it writes
+ * nothing), such as a full disk, this does. */
+static ih_status probe_write(sqlite3 *c, struct store_error *e)
+{
+    static const char sql[] = "BEGIN IMMEDIATE;"
+                              " INSERT INTO store_probe (id, probed_at) VALUES (1, strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
+                              " ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at;"
+                              " COMMIT;";
+    int rc = sqlite3_exec(c, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return IH_OK;
+    db_error(c, rc, "a test write", e);
+    if (!sqlite3_get_autocommit(c))
+        sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
+    return db_status(rc) == IH_OK ? IH_EIO : db_status(rc);
+}
+
+/* SQLite says "unable to open database file" when it cannot create the -wal or -shm
+ * file beside the database: say so when the folder is what cannot be written. */
+static void explain_folder(const char *path, struct store_error *e)
+{
+    int p = e->code & 0xff;
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if ((p != SQLITE_CANTOPEN && p != SQLITE_READONLY) || access(slash ? dir : ".", W_OK) == 0)
+        return;
+    e->os_errno = errno;
+    size_t n = strlen(e->msg);
+    snprintf(e->msg + n, sizeof(e->msg) - n, "; its folder cannot be written (SQLite keeps the -wal and -shm files there)");
+}
+
+bool db_error_stale(const struct store_error *e)
+{
+    int p = e->code & 0xff;
+    return p == SQLITE_IOERR || p == SQLITE_READONLY || p == SQLITE_CANTOPEN || p == SQLITE_CORRUPT ||
+           p == SQLITE_NOTADB || p == SQLITE_PERM;
+}
+
+ih_status db_prepare(struct db *db, sqlite3 **conn, bool probe, struct store_error *e)
+{
+    memset(e, 0, sizeof(*e));
+    ih_status rc = IH_OK;
+    struct stat sb;
+    if (db->lock_fd < 0 && (rc = take_lock(db, e)) != IH_OK)
+        return rc;
+    if (!*conn) {
+        if (stat(db->path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+            e->fatal = true;
+            e->during = "opening the database";
+            snprintf(e->msg, sizeof(e->msg), "%.256s is not a regular file", db->path);
+            return IH_EINVAL;
+        }
+        int src = db_connect(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, conn, e);
+        if (src == SQLITE_OK && (src = sqlite3_exec(*conn, "PRAGMA page_size=4096", NULL, NULL, NULL)) != SQLITE_OK)
+            db_error(*conn, src, "opening the database", e);
+        if (src != SQLITE_OK)
+            explain_folder(db->path, e);
+        rc = db_status(src);
+    }
+    int from = 0, to = 0;
+    if (rc == IH_OK && db->schema_version == 0 && (rc = migrate_conn(*conn, &from, &to, e)) == IH_OK)
+        db->schema_version = to;
+    if (rc == IH_OK && probe)
+        rc = probe_write(*conn, e);
+    if (rc != IH_OK && *conn && db_error_stale(e)) {
+        sqlite3_close_v2(*conn); /* closed once the owner finalizes its statements */
+        *conn = NULL;
+    }
+    return rc;
 }
 
 ih_status db_open(const char *path, const struct db_options *opt, struct db **out, char *err, size_t errlen)
@@ -103,23 +261,19 @@ ih_status db_open(const char *path, const struct db_options *opt, struct db **ou
         return IH_ENOMEM;
     }
     db->opt = *opt;
+    db->lock_fd = -1;
     pthread_mutex_init(&db->rd_lock, NULL);
     pthread_cond_init(&db->rd_free, NULL);
-    int e = make_parent(path);
-    if (e) {
-        snprintf(err, errlen, "cannot create the folder of %s: %s", path, strerror(e));
+    state_init(&db->state);
+    struct store_error e;
+    ih_status rc = db_prepare(db, &db->wr, true, &e);
+    if (rc != IH_OK && e.fatal) {
+        snprintf(err, errlen, "%s: %s", path, e.msg);
         db_close(db);
-        return IH_EIO;
+        return rc;
     }
-    int rc = db_connect(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db->wr);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db->wr, "PRAGMA page_size=4096", NULL, NULL, NULL);
-
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open database %s: %s", path, sqlite3_errstr(rc));
-        db_close(db);
-        return db_status(rc) == IH_OK ? IH_EIO : db_status(rc);
-    }
+    if (rc != IH_OK)
+        state_failed(db, &e, false); /* the writer tries again; the caller says so */
     *out = db;
     return IH_OK;
 }
@@ -133,10 +287,18 @@ void db_close(struct db *db)
             sqlite3_close(db->rd[i]);
     if (db->wr)
         sqlite3_close(db->wr);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd); /* after the last connection: the lock covers the final checkpoint */
+    state_destroy(&db->state);
     pthread_cond_destroy(&db->rd_free);
     pthread_mutex_destroy(&db->rd_lock);
     free(db->path);
     free(db);
+}
+
+int db_schema_version(const struct db *db)
+{
+    return db->schema_version;
 }
 
 const char *db_path(const struct db *db)
@@ -200,7 +362,7 @@ static sqlite3 *read_acquire_from(struct db *db, int first)
         for (int i = first; i < DB_READERS; i++) {
             if (db->rd_busy[i])
                 continue;
-            if (!db->rd[i] && db_connect(db, SQLITE_OPEN_READONLY, &db->rd[i]) != SQLITE_OK) {
+            if (!db->rd[i] && db_connect(db, SQLITE_OPEN_READONLY, &db->rd[i], NULL) != SQLITE_OK) {
                 pthread_mutex_unlock(&db->rd_lock);
                 return NULL;
             }
@@ -225,10 +387,31 @@ sqlite3 *db_read_acquire_feed(struct db *db)
 void db_read_release(struct db *db, sqlite3 *conn)
 {
     pthread_mutex_lock(&db->rd_lock);
-    for (int i = 0; i < DB_READERS; i++)
-        if (db->rd[i] == conn)
-            db->rd_busy[i] = false;
+    for (int i = 0; i < DB_READERS; i++) {
+        if (db->rd[i] != conn)
+            continue;
+        db->rd_busy[i] = false;
+        if (db->rd_stale[i]) {
+            sqlite3_close(conn);
+            db->rd[i] = NULL;
+            db->rd_stale[i] = false;
+        }
+    }
     pthread_cond_broadcast(&db->rd_free); /* a waiter of either share may take it */
+    pthread_mutex_unlock(&db->rd_lock);
+}
+
+void db_readers_reset(struct db *db)
+{
+    pthread_mutex_lock(&db->rd_lock);
+    for (int i = 0; i < DB_READERS; i++) {
+        if (db->rd[i] && db->rd_busy[i]) {
+            db->rd_stale[i] = true;
+        } else if (db->rd[i]) {
+            sqlite3_close(db->rd[i]);
+            db->rd[i] = NULL;
+        }
+    }
     pthread_mutex_unlock(&db->rd_lock);
 }
 

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "issuerhook/db.h"
@@ -13,12 +14,39 @@
 #define DB_READERS 6
 #define DB_FEED_READERS 4
 
+/* Why the store could not do something, as SQLite (or the OS) said it. */
+struct store_error {
+    int code;           /* SQLite extended result code; 0 for an OS error outside SQLite */
+    int os_errno;       /* the errno behind it, when known; 0 otherwise */
+    bool fatal;         /* at start, refuse to run: retrying cannot help (see db_open) */
+    const char *during; /* static: what was being done ("commit", "open", ...) */
+    char msg[400];      /* SQLite's message, or ours */
+};
+
+/* Whether the store takes writes, as its writer last saw it (store/state.c). */
+struct store_state {
+    pthread_mutex_t lock;
+    bool writable;      /* guarded by lock */
+    char why[640];      /* guarded by lock: when and why writes fail */
+    char since[24];     /* guarded by lock: UTC start of the outage */
+    int64_t since_ms;   /* guarded by lock: the same, monotonic */
+    unsigned long refused; /* guarded by lock: writes refused in this outage */
+    struct {
+        int code, os_errno;
+    } seen[8];          /* guarded by lock: failures logged in this outage */
+    size_t nseen;
+};
+
 struct db {
     char *path;
     struct db_options opt;
     sqlite3 *wr;            /* the write connection: migrate, then the writer thread only */
+    int lock_fd;            /* the lock file, held from db_open to db_close; -1 until taken */
+    int schema_version;     /* after the migrations; 0 until they ran */
+    struct store_state state;
     sqlite3 *rd[DB_READERS]; /* read-only connections, opened on first use; guarded by rd_lock */
     bool rd_busy[DB_READERS];
+    bool rd_stale[DB_READERS]; /* closed when released (db_readers_reset) */
     pthread_mutex_t rd_lock;
     pthread_cond_t rd_free;
 };
@@ -54,7 +82,56 @@ sqlite3 *db_read_acquire(struct db *db);
 /* The same from the feed's share of the pool (waits while that share is taken). */
 sqlite3 *db_read_acquire_feed(struct db *db);
 void db_read_release(struct db *db, sqlite3 *conn);
-/* Opens a connection with the daemon's pragmas. */
-int db_connect(struct db *db, int flags, sqlite3 **out);
+/* Closes the read connections (those in use when they are released), so that the next
+ * ones see the file as it is now: SQLite shares one -shm mapping among a process's
+ * connections to a file, and one opened read-only stays so while any of them is open. */
+void db_readers_reset(struct db *db);
+/* Opens a connection with the daemon's pragmas; on failure e (may be NULL) says why. */
+int db_connect(struct db *db, int flags, sqlite3 **out, struct store_error *e);
+/* Brings *conn to a state that takes writes, doing only what is left to do: the folder,
+ * the lock file, the connection, the migrations, then (probe) one committed write.
+ * IH_OK, or why not in *e (the connection is closed and NULLed when it cannot be
+ * trusted any more). Runs in the thread that owns *conn. */
+IH_MUST_CHECK ih_status db_prepare(struct db *db, sqlite3 **conn, bool probe, struct store_error *e);
+/* *e from c's last error (c may be NULL: then from rc alone). */
+void db_error(sqlite3 *c, int rc, const char *during, struct store_error *e);
+/* The metric label for a failure: busy, full, readonly, io or nomem. */
+const char *db_error_kind(const struct store_error *e);
+/* After such a failure the connection is not to be trusted (an I/O error, a read-only
+ * file, a corrupt page): a fresh one sees the file as it is now. */
+bool db_error_stale(const struct store_error *e);
+
+/* Applies the embedded migrations on c (the write connection). */
+IH_MUST_CHECK ih_status migrate_conn(sqlite3 *c, int *from, int *to, struct store_error *e);
+
+/* The lock file of the database at db_path (store/lock.c). IH_OK: *fd holds the lock
+ * until closed. IH_EBUSY: another process holds it (*holder: its PID, 0 if unknown).
+ * IH_EIO: the file cannot be created or opened (*os_err). lock_path gets its name. */
+IH_MUST_CHECK ih_status lock_take(const char *db_path, int *fd, long *holder, int *os_err, char *lock_path,
+                                  size_t cap);
+
+/* store/state.c: the writer calls state_failed after each failure and state_ok after
+ * each success; the first failure of each kind since the store last took writes is
+ * logged (log false: the caller reports it), the recovery is logged. */
+void state_init(struct store_state *s);
+void state_destroy(struct store_state *s);
+void state_failed(struct db *db, const struct store_error *e, bool log);
+void state_ok(struct db *db);
+/* One more write refused while the store is failing (for the recovery's log line). */
+void state_refused(struct db *db);
+
+/* store/checkpoint.c: WAL checkpoints on their own connection and thread, so that a
+ * commit never waits for one. The writer reports each commit (its WAL hook). */
+struct checkpointer;
+IH_MUST_CHECK ih_status ckpt_start(struct db *db, struct checkpointer **out);
+/* After a commit: frames is the WAL's length in pages. Cheap; never blocks on I/O. */
+void ckpt_committed(struct checkpointer *c, int frames);
+/* Before a write transaction: returns at once, unless the WAL has grown past its cap;
+ * then waits (bounded) for the checkpoint that lets the WAL start again. c may be NULL. */
+void ckpt_before_write(struct checkpointer *c);
+/* Makes the thread close its connection and open a fresh one when next needed. */
+void ckpt_reset(struct checkpointer *c);
+/* Stops the thread and closes its connection (NULL is fine). */
+void ckpt_stop(struct checkpointer *c);
 
 #endif

@@ -45,25 +45,27 @@ static int apply_one(sqlite3 *c, const struct migration *m)
     return rc;
 }
 
-ih_status migrate_apply(struct db *db, int *from, int *to, char *err, size_t errlen)
+ih_status migrate_conn(sqlite3 *c, int *from, int *to, struct store_error *e)
 {
-    sqlite3 *c = db->wr;
     int v = 0;
     int rc = sqlite3_exec(c, create_table, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = current_version(c, &v);
     if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "cannot read the schema version of %s: %s", db->path, sqlite3_errmsg(c));
+        db_error(c, rc, "reading the schema version", e);
         return db_status(rc) == IH_OK ? IH_EIO : db_status(rc);
     }
     int latest = migrations_embedded_count ? migrations_embedded[migrations_embedded_count - 1].version : 0;
     *from = v;
     *to = v;
     if (v > latest) {
-        snprintf(err, errlen,
-                 "database %s has schema version %d, newer than this issuerhookd knows (%d): "
+        memset(e, 0, sizeof(*e));
+        e->fatal = true;
+        e->during = "reading the schema version";
+        snprintf(e->msg, sizeof(e->msg),
+                 "the database has schema version %d, newer than this issuerhookd knows (%d): "
                  "run the issuerhookd that wrote it, or restore a backup made before the upgrade",
-                 db->path, v, latest);
+                 v, latest);
         return IH_ENEWER;
     }
     for (size_t i = 0; i < migrations_embedded_count; i++) {
@@ -72,7 +74,14 @@ ih_status migrate_apply(struct db *db, int *from, int *to, char *err, size_t err
             continue;
         rc = apply_one(c, m);
         if (rc != SQLITE_OK) {
-            snprintf(err, errlen, "migration %04d_%s failed: %s", m->version, m->name, sqlite3_errmsg(c));
+            db_error(c, rc, "a migration", e);
+            /* a full disk or a read-only file passes; a migration SQLite refuses does not */
+            int p = e->code & 0xff;
+            e->fatal = p != SQLITE_FULL && p != SQLITE_IOERR && p != SQLITE_READONLY && p != SQLITE_BUSY &&
+                       p != SQLITE_LOCKED && p != SQLITE_CANTOPEN && p != SQLITE_NOMEM && p != SQLITE_PERM;
+            char msg[sizeof(e->msg)];
+            snprintf(msg, sizeof(msg), "migration %04d_%.64s failed: %.300s", m->version, m->name, e->msg);
+            memcpy(e->msg, msg, sizeof(msg));
             return db_status(rc) == IH_OK ? IH_EIO : db_status(rc);
         }
         char vbuf[16];

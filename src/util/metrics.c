@@ -33,6 +33,7 @@ static const struct {
     [M_RATE_LIMITED] = {"issuerhook_rate_limited_total", "Requests refused with 429: over the caller's rate.", "route"},
     [M_CALLBACKS] = {"issuerhook_callback_attempts_total", "Booking status callback attempts to Amiko, by outcome.", "outcome"},
     [M_FEED_REFUSED] = {"issuerhook_feed_reads_refused_total", "Feed pages refused with 503 (busy: over ISSUERHOOK_FEED_READS; store: cannot be read) or cut off while sent (aborted).", "reason"},
+    [M_CHECKPOINTS] = {"issuerhook_wal_checkpoints_total", "Background WAL checkpoints by mode (passive, truncate, catchup: the writer held back), and failed ones.", "mode"},
 };
 
 static struct slot counters[M_COUNTER_COUNT][SLOTS];
@@ -61,7 +62,7 @@ struct gauge {
     metrics_gauge_fn fn;
     void *arg;
 };
-static struct gauge gauges[8];
+static struct gauge gauges[16];
 static size_t ngauges;
 
 /* The slot for a static label: found without a lock, added under one. */

@@ -594,6 +594,46 @@ static void test_relative_database_and_no_credential(void **state)
     daemon_cleanup(&k);
 }
 
+/* Two daemons never serve one database, whatever their ports: the second refuses to
+ * start and names the first; `migrate` is refused while a daemon runs, `backup` is not. */
+static void test_one_daemon_per_database(void **state)
+{
+    (void)state;
+    struct daemon d = {0};
+    assert_true(daemon_start(&d));
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 200);
+    /* the same file by another path, another port; run under timeout(1) (env(1) runs
+     * it with the daemon as its command) so that a daemon that does start is killed */
+    char env[600], pid[40], dest[300], args[400], *out = NULL;
+    snprintf(env, sizeof(env),
+             "ISSUERHOOK_DB=%s/var/../var/./issuerhook.db ISSUERHOOK_LISTEN=127.0.0.1:0 /usr/bin/timeout -s KILL 10",
+             d.dir);
+    snprintf(pid, sizeof(pid), "another issuerhookd (PID %d)", (int)d.pid);
+    assert_int_equal(daemon_run(env, "", &out), 1);
+    assert_non_null(strstr(out, pid));
+    assert_non_null(strstr(out, "issuerhook.db.lock"));
+    free(out);
+    assert_int_equal(daemon_run(env, "migrate", &out), 1);
+    assert_non_null(strstr(out, pid));
+    free(out);
+    snprintf(dest, sizeof(dest), "%s/copy.db", d.dir);
+    snprintf(args, sizeof(args), "backup '%s'", dest);
+    assert_int_equal(daemon_run(env, args, &out), 0);
+    free(out);
+    /* the first one never noticed */
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 200);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    /* stopped: the lock is free again (its file stays) */
+    assert_int_equal(daemon_run(env, "migrate", &out), 0);
+    free(out);
+    assert_true(daemon_start(&d));
+    assert_int_equal(daemon_stop(&d, SIGKILL), 128 + SIGKILL);
+    assert_true(daemon_start(&d)); /* a killed holder leaves no stale lock */
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 2);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_command_line),
         cmocka_unit_test(test_config_that_cannot_be_read),
         cmocka_unit_test(test_relative_database_and_no_credential),
+        cmocka_unit_test(test_one_daemon_per_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

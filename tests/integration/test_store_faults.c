@@ -1,21 +1,132 @@
-/* When the store cannot take a write: 503 with Retry-After, nothing half-written,
- * and the daemon recovers by itself when the store does. */
+/* When the store cannot take a write: 503 with Retry-After, nothing half-written, /health
+ * failing with the store's reason, one log line per distinct error, and the daemon
+ * recovers by itself when the store does (a full disk, a read-only file system, a
+ * database locked by another process). The WAL is checkpointed in the background. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
 static const char *const AMIKO[] = {"Content-Type: application/json", "X-API-Key: " KEY_FULL,
                                     "tracing-id: faults", NULL};
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Lines of the daemon's log that contain needle. */
+static int log_count(const struct daemon *d, const char *needle)
+{
+    FILE *f = fopen(d->log, "r");
+    char line[8192];
+    int n = 0;
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* GET /health: its status; with want, the store check's output must contain it. */
+static long health_output(const struct daemon *d, const char *want)
+{
+    struct http_resp r;
+    assert_true(http_get(d, "/health", NULL, &r));
+    long st = r.status;
+    if (want) {
+        const char *check = strstr(r.body, "\"sqlite:responseTime\"");
+        assert_non_null(check);
+        if (!strstr(check, want))
+            fail_msg("health does not say '%s': %s", want, r.body);
+        assert_non_null(strstr(check, "\"status\":\"fail\""));
+    }
+    http_resp_free(&r);
+    return st;
+}
+
+/* Waits up to secs for /health to answer status. */
+static bool health_becomes(const struct daemon *d, long status, int secs)
+{
+    for (int i = 0; i < secs * 10; i++) {
+        struct http_resp r;
+        bool ok = http_get(d, "/health", NULL, &r) && r.status == status;
+        http_resp_free(&r);
+        if (ok)
+            return true;
+        pause_ms(100);
+    }
+    return false;
+}
+
+/* A small file system of our own for the database (tmpfs, size= bytes), unmounted by
+ * the teardown; false where this process may not mount (then the test is skipped). */
+static char mounted[300];
+
+static bool small_fs(struct daemon *d, const char *size)
+{
+    snprintf(d->dir, sizeof(d->dir), "/tmp/ihtest.XXXXXX");
+    assert_non_null(mkdtemp(d->dir));
+    snprintf(mounted, sizeof(mounted), "%s/vol", d->dir);
+    assert_int_equal(mkdir(mounted, 0700), 0);
+    char opts[64];
+    snprintf(opts, sizeof(opts), "size=%s,mode=0700", size);
+    if (mount("tmpfs", mounted, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
+        fprintf(stderr, "cannot mount a tmpfs (%s): skipped\n", strerror(errno));
+        mounted[0] = '\0';
+        daemon_cleanup(d);
+        return false;
+    }
+    snprintf(d->db, sizeof(d->db), "%s/issuerhook.db", mounted);
+    snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
+    return true;
+}
+
+static void small_fs_remount(bool readonly)
+{
+    assert_int_equal(mount(NULL, mounted, NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV | (readonly ? MS_RDONLY : 0), NULL),
+                     0);
+}
+
+static int unmount_small_fs(void **state)
+{
+    (void)state;
+    if (mounted[0] && umount2(mounted, MNT_DETACH) != 0)
+        fprintf(stderr, "cannot unmount %s: %s\n", mounted, strerror(errno));
+    mounted[0] = '\0';
+    return 0;
+}
+
+/* Writes zeros into path until the file system is full. */
+static void fill(const char *path)
+{
+    static const char zeros[65536];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    while (write(fd, zeros, sizeof(zeros)) > 0)
+        ;
+    assert_int_equal(errno, ENOSPC);
+    while (write(fd, zeros, 512) > 0) /* and the last partial block */
+        ;
+    close(fd);
+}
 
 static void test_locked_database_503_then_recovers(void **state)
 {
@@ -33,6 +144,10 @@ static void test_locked_database_503_then_recovers(void **state)
     assert_string_equal(r.retry_after, "2");
     assert_non_null(strstr(r.body, "\"error\""));
     http_resp_free(&r);
+    assert_int_equal(post_event(&d, AMIKO, id, NULL), 503);
+    /* health says so, with SQLite's reason; the log said it once */
+    assert_int_equal(health_output(&d, "database is locked"), 503);
+    assert_int_equal(log_count(&d, "the store cannot take writes"), 1);
     assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM records WHERE idem_key='%s'", id);
@@ -41,7 +156,9 @@ static void test_locked_database_503_then_recovers(void **state)
     assert_int_equal(post_event(&d, AMIKO, id, NULL), 200);
     assert_int_equal(post_event(&d, AMIKO, id, NULL), 200);
     assert_int_equal(db_scalar(&d, sql), 1);
-    assert_true(metric_value(&d, "issuerhook_store_errors_total{kind=\"busy\"}") >= 1);
+    assert_true(metric_value(&d, "issuerhook_store_errors_total{kind=\"busy\"}") >= 2);
+    assert_int_equal(health_output(&d, NULL), 200);
+    assert_int_equal(log_count(&d, "the store takes writes again"), 1);
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     daemon_cleanup(&d);
 }
@@ -113,12 +230,267 @@ static void test_health_warn_and_fail(void **state)
     daemon_cleanup(&f);
 }
 
+/* A small disk fills up while the daemon serves, and it is restarted on the full disk:
+ * it starts all the same, answers writes 503 with Retry-After, /health fails saying the
+ * disk is full, the log says it once; once space is freed it takes writes again by
+ * itself, without a request to wake it. Nothing acknowledged is lost. */
+static void test_small_disk_fills_then_frees(void **state)
+{
+    (void)state;
+    struct daemon d = {.extra_env = {"ISSUERHOOK_DISK_WARN=0", "ISSUERHOOK_DISK_FAIL=0", "ISSUERHOOK_RETRY_AFTER=2",
+                                     NULL}};
+    if (!small_fs(&d, "4m"))
+        skip();
+    assert_true(daemon_start(&d));
+    long acked = 0, refused = 0;
+    for (int i = 0; i < 20; i++)
+        acked += post_event(&d, AMIKO, NULL, NULL) == 200;
+    assert_int_equal(acked, 20);
+    char filler[400];
+    snprintf(filler, sizeof(filler), "%s/filler", mounted);
+    fill(filler);
+    char last[37] = "";
+    for (int i = 0; i < 5000 && refused < 20; i++) {
+        struct http_resp r;
+        char id[37];
+        test_uuid(id);
+        long st = post_event(&d, AMIKO, id, &r);
+        if (st == 200) {
+            acked++;
+        } else {
+            assert_int_equal(st, 503);
+            assert_string_equal(r.retry_after, "2");
+            refused++;
+            memcpy(last, id, sizeof(id));
+        }
+        http_resp_free(&r);
+    }
+    assert_int_equal(refused, 20);
+    assert_int_equal(health_output(&d, "full"), 503);
+    /* one line per distinct error, not one per refusal */
+    int lines = log_count(&d, "the store cannot take writes");
+    assert_true(lines >= 1 && lines <= 3);
+    assert_true(metric_value(&d, "issuerhook_store_errors_total{kind=\"full\"}") >= 1);
+    assert_true(metric_value(&d, "issuerhook_store_writable") == 0);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+
+    /* restarted on the full disk: it serves (503), it does not exit */
+    assert_true(daemon_start(&d));
+    assert_int_equal(log_count(&d, "the database cannot take writes yet"), 1);
+    assert_int_equal(health_output(&d, "writes fail since"), 503);
+    struct http_resp r;
+    assert_int_equal(post_event(&d, AMIKO, last, &r), 503);
+    assert_string_equal(r.retry_after, "2");
+    http_resp_free(&r);
+
+    /* space comes back: the daemon notices by itself */
+    assert_int_equal(unlink(filler), 0);
+    assert_true(health_becomes(&d, 200, 15));
+    assert_int_equal(log_count(&d, "the store takes writes again"), 1);
+    assert_true(metric_value(&d, "issuerhook_store_writable") == 1);
+    assert_int_equal(post_event(&d, AMIKO, last, NULL), 200);
+    assert_int_equal(post_event(&d, AMIKO, last, NULL), 200); /* a replay */
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), acked + 1);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+    unmount_small_fs(NULL);
+    daemon_cleanup(&d);
+}
+
+/* The store can be made read-only in two ways: a file without write permission (what an
+ * operator's restore as another user leaves), or a file system remounted read-only. */
+enum readonly_how { RO_FILE, RO_MOUNT };
+
+static char wrapper_env[600];
+
+/* As root, the daemon runs as nobody (through setpriv), for whom file modes count; false
+ * when nobody cannot reach the build tree (this test's own binary sits in it). */
+static bool run_unprivileged(struct daemon *d)
+{
+    if (geteuid() != 0)
+        return true;
+    char self[300] = "", cmd[400];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0)
+        self[n] = '\0';
+    snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups test -x '%s'", self);
+    if (n <= 0 || system(cmd) != 0) {
+        fprintf(stderr, "the user nobody cannot run programs of this build tree: skipped\n");
+        return false;
+    }
+    snprintf(d->dir, sizeof(d->dir), "/tmp/ihtest.XXXXXX");
+    assert_non_null(mkdtemp(d->dir));
+    snprintf(d->db, sizeof(d->db), "%s/var/issuerhook.db", d->dir);
+    snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
+    assert_int_equal(chown(d->dir, 65534, 65534), 0);
+    const char *outer = getenv("IH_DAEMON_WRAPPER"); /* e.g. valgrind: inside setpriv */
+    snprintf(wrapper_env, sizeof(wrapper_env), "setpriv --reuid=65534 --regid=65534 --clear-groups %s",
+             outer ? outer : "");
+    setenv("IH_DAEMON_WRAPPER", wrapper_env, 1);
+    if (outer)
+        setenv("IH_OUTER_WRAPPER", outer, 1);
+    return true;
+}
+
+static int restore_wrapper(void **state)
+{
+    const char *outer = getenv("IH_OUTER_WRAPPER");
+    if (outer)
+        setenv("IH_DAEMON_WRAPPER", outer, 1);
+    else if (wrapper_env[0])
+        unsetenv("IH_DAEMON_WRAPPER");
+    unsetenv("IH_OUTER_WRAPPER");
+    wrapper_env[0] = '\0';
+    return unmount_small_fs(state);
+}
+
+static void make_readonly(const struct daemon *d, enum readonly_how how, bool readonly)
+{
+    if (how == RO_MOUNT) {
+        small_fs_remount(readonly);
+        return;
+    }
+    /* SQLite gives the -wal and -shm files it makes the database's mode: all three */
+    const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char f[400];
+        snprintf(f, sizeof(f), "%s%s", d->db, suffix[i]);
+        assert_true(chmod(f, readonly ? 0440 : 0640) == 0 || errno == ENOENT);
+    }
+}
+
+/* A read-only database: the daemon starts, says why writes fail at start and in /health,
+ * answers 503 without a log line per request, and takes writes again by itself once the
+ * store can be written. */
+static void readonly_then_writable(enum readonly_how how)
+{
+    struct daemon d = {.extra_env = {"ISSUERHOOK_DISK_WARN=0", "ISSUERHOOK_DISK_FAIL=0", NULL}};
+    if (how == RO_MOUNT && !small_fs(&d, "8m"))
+        skip();
+    if (how == RO_FILE && !run_unprivileged(&d))
+        skip();
+    assert_true(daemon_start(&d));
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 200);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    make_readonly(&d, how, true);
+
+    assert_true(daemon_start(&d));
+    assert_int_equal(log_count(&d, "the database cannot take writes yet"), 1);
+    assert_int_equal(health_output(&d, how == RO_MOUNT ? "its folder cannot be written" : "readonly"), 503);
+    for (int i = 0; i < 5; i++) {
+        struct http_resp r;
+        assert_int_equal(post_event(&d, AMIKO, NULL, &r), 503);
+        assert_true(r.retry_after[0] != '\0');
+        http_resp_free(&r);
+    }
+    assert_int_equal(log_count(&d, "the store cannot take writes"), 0); /* the start line said it */
+    assert_true(metric_value(&d, "issuerhook_store_errors_total{kind=\"readonly\"}") >= 5);
+    assert_true(metric_value(&d, "issuerhook_store_writable") == 0);
+
+    make_readonly(&d, how, false);
+    assert_true(health_becomes(&d, 200, 15));
+    assert_int_equal(log_count(&d, "\"writes_refused\":\"5\""), 1);
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 200);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 2);
+    unmount_small_fs(NULL);
+    daemon_cleanup(&d);
+}
+
+static void test_readonly_database_file_then_writable(void **state)
+{
+    (void)state;
+    readonly_then_writable(RO_FILE);
+}
+
+static void test_readonly_file_system_then_writable(void **state)
+{
+    (void)state;
+    readonly_then_writable(RO_MOUNT);
+}
+
+struct wal_watch {
+    const struct daemon *d;
+    volatile bool stop;
+    long long peak;
+    int acked;
+};
+
+static void *watch_wal(void *arg)
+{
+    struct wal_watch *w = arg;
+    char wal[400];
+    snprintf(wal, sizeof(wal), "%s-wal", w->d->db);
+    while (!w->stop) {
+        struct stat sb;
+        if (stat(wal, &sb) == 0 && sb.st_size > w->peak)
+            w->peak = sb.st_size;
+        pause_ms(5);
+    }
+    return NULL;
+}
+
+static void *post_400(void *arg)
+{
+    struct wal_watch *w = arg;
+    int ok = 0;
+    for (int i = 0; i < 400; i++)
+        ok += post_event(w->d, AMIKO, NULL, NULL) == 200;
+    __atomic_add_fetch(&w->acked, ok, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* Commits never checkpoint; the background checkpointer keeps the WAL small under load
+ * (the old wal_autocheckpoint let it reach 16 MiB and stay there) and cuts it to nothing
+ * once writes stop. */
+static void test_wal_checkpointed_in_the_background(void **state)
+{
+    (void)state;
+    struct daemon d = {0};
+    assert_true(daemon_start(&d));
+    struct wal_watch w = {.d = &d};
+    pthread_t watcher, senders[4];
+    assert_int_equal(pthread_create(&watcher, NULL, watch_wal, &w), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&senders[i], NULL, post_400, &w), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(senders[i], NULL);
+    w.stop = true;
+    pthread_join(watcher, NULL);
+    assert_int_equal(w.acked, 1600);
+    /* the writer holds back once the WAL passes 8 MiB (12: room for a slow machine) */
+    fprintf(stderr, "WAL peak under load: %.2f MiB\n", (double)w.peak / 1048576);
+    assert_true(w.peak <= 12 * 1024 * 1024);
+    assert_true(metric_value(&d, "issuerhook_wal_checkpoints_total{mode=\"passive\"}") >= 1);
+    /* idle: truncated to 0 bytes within a few seconds */
+    char wal[400];
+    snprintf(wal, sizeof(wal), "%s-wal", d.db);
+    struct stat sb = {.st_size = 1};
+    for (int i = 0; i < 100; i++) {
+        if (stat(wal, &sb) != 0)
+            sb.st_size = 0;
+        if (sb.st_size == 0 && metric_value(&d, "issuerhook_wal_checkpoints_total{mode=\"truncate\"}") >= 1)
+            break;
+        pause_ms(100);
+    }
+    assert_int_equal(sb.st_size, 0);
+    assert_true(metric_value(&d, "issuerhook_wal_checkpoints_total{mode=\"truncate\"}") >= 1);
+    assert_true(metric_value(&d, "issuerhook_wal_bytes") == 0);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 1600);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_locked_database_503_then_recovers),
         cmocka_unit_test(test_full_database_503_and_nothing_half_written),
         cmocka_unit_test(test_health_warn_and_fail),
+        cmocka_unit_test_teardown(test_small_disk_fills_then_frees, unmount_small_fs),
+        cmocka_unit_test_teardown(test_readonly_database_file_then_writable, restore_wrapper),
+        cmocka_unit_test_teardown(test_readonly_file_system_then_writable, unmount_small_fs),
+        cmocka_unit_test(test_wal_checkpointed_in_the_background),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
