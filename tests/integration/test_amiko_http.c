@@ -288,7 +288,7 @@ static void test_not_found_and_method(void **state)
     http_resp_free(&r);
     assert_true(http_request(&D, "DELETE", "/health", NULL, NULL, 0, false, &r));
     assert_int_equal(r.status, 405);
-    assert_string_equal(r.allow, "GET");
+    assert_string_equal(r.allow, "GET, HEAD");
     http_resp_free(&r);
 }
 
