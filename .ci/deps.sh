@@ -3,10 +3,13 @@
 # As root it runs apt-get; otherwise it prints the exact command and stops.
 set -euo pipefail
 # systemd: systemd-analyze for the unit test; prometheus: promtool for the /metrics test;
-# debootstrap: the Docker runtime-stage test; shellcheck: the scripts test.
+# debootstrap: the Docker runtime-stage test; shellcheck: the scripts test;
+# libgnutls28-dev: TLS (the daemon checks client certificates with GnuTLS, which
+# libmicrohttpd serves TLS with); openssl: the TLS tests make their certificates with it;
+# slowhttptest: the slow-client test.
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
       libcurl4-openssl-dev libssl-dev libsqlite3-dev libcmocka-dev curl sqlite3
-      systemd prometheus debootstrap shellcheck)
+      systemd prometheus debootstrap shellcheck libgnutls28-dev openssl slowhttptest)
 [ "${IH_BENCH:-0}" = 1 ] && pkgs+=(wrk)
 missing=()
 for p in "${pkgs[@]}"; do
