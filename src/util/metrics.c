@@ -32,6 +32,10 @@ static const struct {
     [M_AUTH_FAILURES] = {"issuerhook_auth_failures_total", "Requests refused with 401 or 403.", "reason"},
     [M_RATE_LIMITED] = {"issuerhook_rate_limited_total", "Requests refused with 429: over the caller's rate.", "route"},
     [M_CALLBACKS] = {"issuerhook_callback_attempts_total", "Booking status callback attempts to Amiko, by outcome.", "outcome"},
+    [M_CONN_REFUSED] = {"issuerhook_connections_refused_total", "Connections closed as soon as accepted: over the per-address limit, or the reserved slots.", "reason"},
+    [M_CONN_TIMED_OUT] = {"issuerhook_connections_timed_out_total", "Connections closed because the headers or the body came too slowly.", "phase"},
+    [M_MALFORMED] = {"issuerhook_malformed_requests_total", "Requests refused with 400 for their framing (request line, header fields), before routing.", "reason"},
+    [M_LOG_SUPPRESSED] = {"issuerhook_log_lines_suppressed_total", "Log lines of repeated events counted instead of written (each window has a summary line).", "kind"},
 };
 
 static struct slot counters[M_COUNTER_COUNT][SLOTS];
