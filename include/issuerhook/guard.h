@@ -9,7 +9,9 @@
  * New connections are admitted by address: at most per_ip_limit open per address
  * (0: no limit), and once fewer than `reserve` of connection_limit are free, only
  * addresses holding fewer than GUARD_FEW connections get one, so that a client
- * holding many cannot take the last slots from the others.
+ * holding many cannot take the last slots from the others. (Admission is checked at
+ * accept and counted when libmicrohttpd adds the connection: pool threads accepting
+ * at the same instant may each pass a limit by one.)
  *
  * Thread-safe. No libmicrohttpd type here; sockets are plain fds. */
 #ifndef ISSUERHOOK_GUARD_H

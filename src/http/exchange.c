@@ -48,6 +48,15 @@ static enum MHD_Result queue(struct request *r)
         MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
+    if (!r->counted) {
+        /* counted when queued, not when libmicrohttpd reports the request done: a
+         * client that reads /metrics right after its answer sees it counted */
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - r->t0.tv_sec) + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
+        metrics_request(r->match.route ? r->match.route->pattern : "(unmatched)", r->status, secs);
+        r->counted = true;
+    }
     if (r->cx)
         guard_answering(r->srv->guard, r->cx->guard);
     return ret;
@@ -338,8 +347,6 @@ void exchange_end(void *cls, struct MHD_Connection *conn, void **con_cls, enum M
                                      .note = ok ? r->note : "connection closed before the answer was sent"};
             log_request(&lr);
         }
-        if (status)
-            metrics_request(route, status, secs);
         atomic_fetch_sub(&s->in_flight, 1);
     }
     if (r->state_free)

@@ -78,7 +78,7 @@ struct request {
     uint64_t drained;
     /* answer */
     unsigned status;
-    bool replied;
+    bool replied, counted;
     char *resp;
     size_t resp_len;
     const char *ctype;

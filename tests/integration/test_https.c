@@ -69,7 +69,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    int rc = daemon_stop(&D, SIGTERM); /* a clean exit (also under IH_DAEMON_WRAPPER=valgrind) */
+    if (rc != 0)
+        fprintf(stderr, "the daemon exited with %d\n", rc);
     daemon_cleanup(&D);
+    if (rc != 0)
+        return -1;
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;

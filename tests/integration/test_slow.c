@@ -79,9 +79,10 @@ static void one_request(const struct daemon *d, struct latency *l)
     bool ok = raw_exchange(d->port, LEGIT, req, sizeof(req) - 1, 5000, &r) && r.status == 200 &&
               (long)(r.len - r.head_len) == r.content_length;
     double ms = (double)(now_us() - t0) / 1000.0;
-    if (!ok)
-        l->failures++;
-    else if (l->n < 4000)
+    if (!ok && l->failures++ < 3)
+        printf("legitimate request failed after %.1f ms: status %d, %zu bytes%s: %.120s\n", ms, r.status, r.len,
+               r.closed ? ", closed" : "", r.buf);
+    if (ok && l->n < 4000)
         l->ms[l->n++] = ms;
 }
 
