@@ -18,7 +18,11 @@
  * framing_check recovers them and refuses a head whose lines hold anything but the
  * separators (one SP in the request line, the colon and SP/HT after a name, CRLF at
  * each end). The one case that leaves no trace is a NUL just before a bare LF ("\0\n"
- * and "\r\n" both end as two NULs); it hides no byte from the strings. */
+ * and "\r\n" both end as two NULs); it hides no byte from the strings.
+ *
+ * libmicrohttpd from 0.9.76 parses differently and refuses NULs, bare LF (at client
+ * discipline 1) and Content-Length with chunked itself; with it the server leaves
+ * recover_hidden false and only the checks on the strings apply. */
 #ifndef ISSUERHOOK_FRAMING_H
 #define ISSUERHOOK_FRAMING_H
 
@@ -36,6 +40,7 @@ struct framing_head {
     const char *target, *version;
     size_t target_len; /* the target's length as received, before %-decoding */
     bool target_bad;   /* framing_target found a bad byte in it */
+    bool recover_hidden; /* laid out as libmicrohttpd 0.9.75 leaves it: look for hidden bytes */
     const struct framing_field *fields;
     size_t nfields;
 };

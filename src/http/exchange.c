@@ -20,6 +20,8 @@
 #include "issuerhook/response.h"
 
 #define DRAIN_FACTOR 4
+/* Only libmicrohttpd before 0.9.76 leaves the head as framing.h reads it. */
+#define FRAMING_RECOVER_HIDDEN (MHD_VERSION < 0x00097600)
 #define BODY_FIRST 4096
 
 static int64_t mono_ms(const struct timespec *ts)
@@ -105,7 +107,7 @@ static enum framing_result framing(struct request *r, const char *method, const 
     MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, add_field, &fs);
     struct framing_head h = {.start = method, .size = ci ? ci->header_size : 0, .target = r->raw_target,
                              .version = version, .target_len = r->raw_target_len, .target_bad = r->raw_target_bad,
-                             .fields = fs.f, .nfields = fs.n};
+                             .fields = fs.f, .nfields = fs.n, .recover_hidden = FRAMING_RECOVER_HIDDEN};
     return framing_check(&h);
 }
 

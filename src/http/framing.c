@@ -68,24 +68,32 @@ static const char *request_line(const struct framing_head *h, enum framing_resul
     return crlf_at(h, ve) ? ve + 2 : NULL;
 }
 
+/* A field's name is a token and its value holds no control byte but HT. */
+static bool field_text_ok(const struct framing_field *f)
+{
+    if (f->name_len == 0)
+        return false;
+    for (size_t i = 0; i < f->name_len; i++)
+        if (!is_tchar((unsigned char)f->name[i]))
+            return false;
+    for (size_t i = 0; i < f->value_len; i++)
+        if (is_ctl((unsigned char)f->value[i]) && f->value[i] != '\t')
+            return false;
+    return true;
+}
+
 /* The end of one field line's value, the line starting at line; NULL if the name or
  * what separates it from the value is wrong. */
 static const char *field_line(const struct framing_head *h, const struct framing_field *f, const char *line)
 {
     const char *end = h->start + h->size;
-    if (f->name != line || f->name_len == 0 || f->name + f->name_len >= end || f->name[f->name_len] != '\0')
+    if (f->name != line || f->name + f->name_len >= end || f->name[f->name_len] != '\0' || !field_text_ok(f))
         return NULL; /* folded, or not where the previous line ended */
-    for (size_t i = 0; i < f->name_len; i++)
-        if (!is_tchar((unsigned char)f->name[i]))
-            return NULL;
     const char *v = f->name + f->name_len + 1;
     if (f->value < v || f->value > end || f->value_len > (size_t)(end - f->value))
         return NULL;
     for (; v < f->value; v++)
         if (*v != ' ' && *v != '\t')
-            return NULL;
-    for (size_t i = 0; i < f->value_len; i++)
-        if (is_ctl((unsigned char)f->value[i]) && f->value[i] != '\t')
             return NULL;
     return f->value + f->value_len;
 }
@@ -128,13 +136,10 @@ static enum framing_result lengths(const struct framing_head *h, bool http11)
     return FRAMING_OK;
 }
 
-enum framing_result framing_check(const struct framing_head *h)
+/* The request line and every field line hold only their strings and separators. */
+static enum framing_result layout(const struct framing_head *h)
 {
     enum framing_result why;
-    if (!h->start || !h->target || !h->version || h->size < 4)
-        return FRAMING_BAD_LINE;
-    if (h->nfields > FRAMING_FIELDS_MAX)
-        return FRAMING_TOO_MANY_FIELDS;
     const char *end = h->start + h->size, *blank = end - 2;
     const char *line = request_line(h, &why);
     if (!line)
@@ -149,8 +154,23 @@ enum framing_result framing_check(const struct framing_head *h)
         if ((why = line_end(h, ve, line)) != FRAMING_OK)
             return why;
     }
-    if (!crlf_at(h, blank))
-        return FRAMING_BAD_LINE; /* the blank line */
+    return crlf_at(h, blank) ? FRAMING_OK : FRAMING_BAD_LINE; /* the blank line */
+}
+
+enum framing_result framing_check(const struct framing_head *h)
+{
+    enum framing_result why;
+    if (!h->start || !h->target || !h->version || (h->recover_hidden && h->size < 4))
+        return FRAMING_BAD_LINE;
+    if (h->nfields > FRAMING_FIELDS_MAX)
+        return FRAMING_TOO_MANY_FIELDS;
+    if (h->target_bad)
+        return FRAMING_BAD_TARGET;
+    if (h->recover_hidden && (why = layout(h)) != FRAMING_OK)
+        return why;
+    for (size_t i = 0; i < h->nfields; i++)
+        if (!field_text_ok(&h->fields[i]))
+            return FRAMING_BAD_FIELD;
     return lengths(h, strcmp(h->version, "HTTP/1.0") != 0);
 }
 

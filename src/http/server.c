@@ -236,6 +236,9 @@ ih_status server_start(struct server *s, struct app *app, const struct route *ro
                               MHD_OPTION_NOTIFY_COMPLETED, exchange_end, s,
                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                               MHD_OPTION_ARRAY, tls_opts,
+#if MHD_VERSION >= 0x00097701 /* newer ones refuse NULs, bare LF, CL with chunked themselves */
+                              MHD_OPTION_CLIENT_DISCIPLINE_LVL, (int)1,
+#endif
                               MHD_OPTION_END);
     if (!s->mhd) {
         snprintf(err, errlen, "libmicrohttpd cannot start on %s:%u%s", cfg->listen_host, s->port,
