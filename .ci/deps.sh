@@ -5,10 +5,14 @@ set -euo pipefail
 # systemd: systemd-analyze for the unit test; prometheus: promtool for the /metrics test;
 # debootstrap: the Docker runtime-stage test; shellcheck: the scripts test; curl, jq and
 # sqlite3: the README's examples (the feed follower, looking at what is stored);
-# python3-jsonschema, python3-yaml: the OpenAPI conformance test.
+# python3-jsonschema, python3-yaml: the OpenAPI conformance test;
+# libgnutls28-dev: TLS (the daemon checks client certificates with GnuTLS, which
+# libmicrohttpd serves TLS with); openssl: the TLS tests make their certificates with it;
+# slowhttptest: the slow-client test.
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
       libcurl4-openssl-dev libssl-dev libsqlite3-dev libcmocka-dev curl jq sqlite3
-      systemd prometheus debootstrap shellcheck python3-jsonschema python3-yaml)
+      systemd prometheus debootstrap shellcheck python3-jsonschema python3-yaml
+      libgnutls28-dev openssl slowhttptest)
 [ "${IH_BENCH:-0}" = 1 ] && pkgs+=(wrk)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,7 @@
 #include "issuerhook/config.h"
 #include "issuerhook/envfile.h"
 #include "issuerhook/jwt.h"
+#include "issuerhook/subject.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -11,8 +12,11 @@
 #define PREFIX "ISSUERHOOK_"
 #define KEY_PREFIX PREFIX "API_KEY_"
 #define JWT_PREFIX PREFIX "JWT_"
+#define SUBJECT_PREFIX PREFIX "CLIENT_SUBJECT_"
+#define MODERN_TLS "SECURE:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:" \
+                   "+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 
-enum ctype { C_STR, C_UINT, C_SIZE, C_BOOL, C_LISTEN, C_LEVEL, C_FORMAT };
+enum ctype { C_STR, C_UINT, C_SIZE, C_BOOL, C_LISTEN, C_LEVEL, C_FORMAT, C_PUBLIC };
 
 struct centry {
     const char *key; /* without ISSUERHOOK_ */
@@ -40,15 +44,19 @@ static const struct centry table[] = {
     {"THREADS", C_UINT, F(threads), 0, 1, 256, "4", "HTTP worker threads (libmicrohttpd thread pool)"},
     {"CONNECTION_LIMIT", C_UINT, F(connection_limit), 0, 1, 100000, "1024", "concurrent connections accepted"},
     {"CONNECTION_TIMEOUT", C_UINT, F(connection_timeout_s), 0, 1, 3600, "30",
-     "seconds a connection may stay idle (slow senders are cut off)"},
+     "seconds a connection may go without a byte in or out (e.g. a client that stops reading its answer)"},
     {"BUSY_TIMEOUT_MS", C_UINT, F(busy_timeout_ms), 0, 1, 600000, "5000",
      "how long a write waits for a locked database before the request answers 503"},
     {"BATCH_MAX", C_UINT, F(batch_max), 0, 1, 100000, "1024", "most writes committed in one transaction"},
     {"QUEUE_MAX", C_UINT, F(queue_max), 0, 1, 1000000, "10000",
      "most writes waiting for the writer; beyond it requests answer 503"},
     {"RETRY_AFTER", C_UINT, F(retry_after_s), 0, 1, 3600, "5", "seconds sent in `Retry-After` with a 503"},
-    {"HEALTH_PUBLIC", C_BOOL, F(health_public), 0, 0, 0, "true", "`/health` needs no credential"},
-    {"METRICS_PUBLIC", C_BOOL, F(metrics_public), 0, 0, 0, "true", "`/metrics` needs no credential"},
+    {"HEALTH_PUBLIC", C_PUBLIC, F(health_public), 0, 0, 0, "true",
+     "`/health` needs no credential (`true`), any valid one (`false`), or none from a loopback address only "
+     "(`loopback`)"},
+    {"METRICS_PUBLIC", C_PUBLIC, F(metrics_public), 0, 0, 0, "true",
+     "`/metrics` needs no credential (`true`), any valid one (`false`), or none from a loopback address only "
+     "(`loopback`)"},
     {"DISK_WARN", C_SIZE, F(disk_warn_bytes), 0, 0, UINT64_MAX, "1GiB",
      "free space under the database below which health says `warn`"},
     {"DISK_FAIL", C_SIZE, F(disk_fail_bytes), 0, 0, UINT64_MAX, "64MiB",
@@ -89,6 +97,32 @@ static const struct centry table[] = {
     {"JWT_MAX_LIFETIME", C_UINT, F(jwt_max_lifetime_s), 0, 60, 2592000, "86400",
      "longest lifetime, in seconds, of a bearer token: `exp` - `iat` (without `iat`, `exp` - now, plus the "
      "leeway); a longer-lived token is refused (401)"},
+    {"HEADER_TIMEOUT", C_UINT, F(header_timeout_s), 0, 1, 3600, "10",
+     "seconds for a request line and headers to arrive, from the connection's start or the previous answer "
+     "(else the connection is closed)"},
+    {"BODY_TIMEOUT", C_UINT, F(body_timeout_s), 0, 1, 3600, "10",
+     "seconds for a body to arrive after its headers, plus one per `BODY_MIN_RATE` bytes received (else the "
+     "connection is closed)"},
+    {"BODY_MIN_RATE", C_SIZE, F(body_min_rate), 0, 1, 1ull << 30, "16KiB",
+     "bytes per second a slow body must keep up to earn time beyond `BODY_TIMEOUT`"},
+    {"PER_IP_CONNECTION_LIMIT", C_UINT, F(per_ip_connection_limit), 0, 0, 100000, "256",
+     "connections one client address may hold open (0: no limit; behind a proxy, the proxy's)"},
+    {"CONNECTION_RESERVE", C_UINT, F(connection_reserve), 0, 0, 100000, "64",
+     "of `CONNECTION_LIMIT`, the last connections kept for addresses holding fewer than 16"},
+    {"AUTH_FAILURE_RATE", C_UINT, F(auth_failure_rate), 0, 0, 100000, "1",
+     "failed authentications per second one client address may make (token bucket; 0: no limit); over it "
+     "its requests answer 429 with `Retry-After` before the credential is looked at"},
+    {"AUTH_FAILURE_BURST", C_UINT, F(auth_failure_burst), 0, 1, 1000000, "20",
+     "failed authentications an address may make at once above that rate"},
+    {"TLS_CERT", C_STR, F(tls_cert), S(tls_cert), 0, 0, "",
+     "PEM certificate chain (leaf first) to serve HTTPS with; empty: plain HTTP (loopback, or behind a "
+     "TLS-terminating proxy)"},
+    {"TLS_KEY", C_STR, F(tls_key), S(tls_key), 0, 0, "", "PEM private key of `TLS_CERT` (unencrypted; mode 0600)"},
+    {"TLS_CLIENT_CA", C_STR, F(tls_client_ca), S(tls_client_ca), 0, 0, "",
+     "PEM CA bundle for client certificates (mutual TLS): asked of every client, verified, and required where "
+     "`CLIENT_SUBJECT_*` or a key's `subject=` says"},
+    {"TLS_PRIORITIES", C_STR, F(tls_priorities), S(tls_priorities), 1, 0, MODERN_TLS,
+     "GnuTLS priority string: TLS 1.2 and 1.3, AEAD ciphers, forward secrecy (restart to change)"},
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))
 
@@ -162,6 +196,20 @@ static ih_status set_value(struct config *c, const struct centry *e, const char 
         else
             *(uint64_t *)(base + e->off) = u;
         return IH_OK;
+    case C_PUBLIC:
+        if (!strcmp(v, "loopback")) {
+            *(enum public_access *)(base + e->off) = PUBLIC_LOOPBACK;
+            return IH_OK;
+        }
+        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
+            *(enum public_access *)(base + e->off) = PUBLIC_ALL;
+        else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
+            *(enum public_access *)(base + e->off) = PUBLIC_NONE;
+        else {
+            snprintf(why, wl, "must be true, false or loopback");
+            return IH_EINVAL;
+        }
+        return IH_OK;
     case C_BOOL:
         if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
             *(bool *)(base + e->off) = true;
@@ -202,6 +250,30 @@ static ih_status set_value(struct config *c, const struct centry *e, const char 
     return IH_EINVAL;
 }
 
+/* ISSUERHOOK_CLIENT_SUBJECT_<NAME>: the environment overrides the file's rule of that name. */
+static ih_status apply_subject(struct config *c, const char *key, const char *val, const char *where, char *err,
+                               size_t errlen)
+{
+    struct subject_rule r;
+    char why[160];
+    if (subject_rule_parse(key + strlen(SUBJECT_PREFIX), val, &r, why, sizeof(why)) != IH_OK) {
+        snprintf(err, errlen, "%s (%s): %s", key, where, why);
+        return IH_EINVAL;
+    }
+    for (size_t i = 0; i < c->nsubject_rules; i++) {
+        if (strcmp(c->subject_rules[i].name, r.name) == 0) {
+            c->subject_rules[i] = r;
+            return IH_OK;
+        }
+    }
+    struct subject_rule *n = realloc(c->subject_rules, (c->nsubject_rules + 1) * sizeof(*n));
+    if (!n)
+        return IH_ENOMEM;
+    n[c->nsubject_rules++] = r;
+    c->subject_rules = n;
+    return IH_OK;
+}
+
 /* Applies one KEY=VALUE. where: "line 3 of FILE" or "the environment". */
 static ih_status apply(struct config *c, const char *key, const char *val, const char *where, char *err,
                        size_t errlen)
@@ -233,6 +305,8 @@ static ih_status apply(struct config *c, const char *key, const char *val, const
         }
         return apikey_set_add(&c->keys, &k);
     }
+    if (strncmp(key, SUBJECT_PREFIX, strlen(SUBJECT_PREFIX)) == 0)
+        return apply_subject(c, key, val, where, err, errlen);
     if (strncmp(key, JWT_PREFIX, strlen(JWT_PREFIX)) == 0) {
         struct jwt_issuer *iss = NULL;
         const char *name = key + strlen(JWT_PREFIX);
@@ -370,6 +444,27 @@ static ih_status resolve_db_path(struct config *c, char *err, size_t errlen)
     return IH_OK;
 }
 
+/* The keys of the HTTP edge that only make sense together. */
+static ih_status check_edge(const struct config *c, char *err, size_t errlen)
+{
+    bool subjects = c->nsubject_rules > 0;
+    for (size_t i = 0; i < c->keys.n; i++)
+        subjects = subjects || c->keys.keys[i].subject[0];
+    if (c->connection_reserve >= c->connection_limit)
+        snprintf(err, errlen, "%sCONNECTION_RESERVE: must be below %sCONNECTION_LIMIT", PREFIX, PREFIX);
+    else if (!c->tls_cert[0] != !c->tls_key[0])
+        snprintf(err, errlen, "%sTLS_CERT and %sTLS_KEY: set both (HTTPS) or neither (plain HTTP)", PREFIX, PREFIX);
+    else if (c->tls_client_ca[0] && !c->tls_cert[0])
+        snprintf(err, errlen, "%sTLS_CLIENT_CA: needs %sTLS_CERT and %sTLS_KEY (client certificates come with TLS)",
+                 PREFIX, PREFIX, PREFIX);
+    else if (subjects && !c->tls_client_ca[0])
+        snprintf(err, errlen, "%s: a required client certificate subject needs %sTLS_CLIENT_CA",
+                 c->nsubject_rules ? SUBJECT_PREFIX "<NAME>" : KEY_PREFIX "<NAME> subject=", PREFIX);
+    else
+        return IH_OK;
+    return IH_EINVAL;
+}
+
 ih_status config_load(const char *file, char *const *env, struct config **out, char *err, size_t errlen)
 {
     struct config *c = calloc(1, sizeof(*c));
@@ -414,6 +509,8 @@ ih_status config_load(const char *file, char *const *env, struct config **out, c
         goto done;
     }
     rc = resolve_db_path(c, err, errlen);
+    if (rc == IH_OK)
+        rc = check_edge(c, err, errlen);
 done:
     if (rc != IH_OK) {
         config_free(c);
@@ -431,6 +528,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nissuers; i++)
         jwt_issuer_free(cfg->issuers[i]);
     free(cfg->issuers);
+    free(cfg->subject_rules);
     crypto_wipe(cfg, sizeof(*cfg)); /* holds AMIKO_CALLBACK_AUTH */
     free(cfg);
 }
@@ -445,7 +543,11 @@ void config_print_reference(FILE *f)
             fprintf(f, "| `%s%s` | (empty) | %s |\n", PREFIX, table[i].key, table[i].doc);
     }
     fprintf(f, "| `%s<NAME>` | none | an API key: `sha256:<64 hex of the key> scope1,scope2` "
-               "(mint one with `issuerhookd keygen NAME SCOPES`) |\n", KEY_PREFIX);
+               "(mint one with `issuerhookd keygen NAME SCOPES`), optionally followed by `subject=<DN>`: then "
+               "only with a verified client certificate of that subject |\n", KEY_PREFIX);
     fprintf(f, "| `%s<NAME>` | none | a JWT issuer: `alg=` HS256, RS256 or ES256, one of `secret_file=PATH`, "
                "`key=PATH` (PEM public key), `jwks=URL`, and optional `iss=`, `aud=` |\n", JWT_PREFIX);
+    fprintf(f, "| `%s<NAME>` | none | `<scope>[,<scope>...] <subject DN>`: routes needing one of these scopes "
+               "take only a verified client certificate with this subject (one of the subjects, with several "
+               "rules) |\n", SUBJECT_PREFIX);
 }

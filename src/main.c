@@ -141,9 +141,11 @@ static void tell_manager(const char *state)
 }
 
 /* SIGHUP: reads the configuration again. API keys, JWT issuers, the key header, the
- * public health/metrics settings and the log level take effect; other keys need a
- * restart (said in the log). A configuration that does not load changes nothing. */
-static struct config *reload(const char *file, char *const *env, const struct config *cur, bool room)
+ * public health/metrics settings, the TLS files and client certificate subjects and
+ * the log level take effect; other keys need a restart (said in the log). A
+ * configuration that does not load, or whose TLS files do not, changes nothing. */
+static struct config *reload(const char *file, char *const *env, const struct config *cur, bool room,
+                             struct server *srv, const struct config **old)
 {
     char err[512];
     struct config *next = NULL;
@@ -165,6 +167,11 @@ static struct config *reload(const char *file, char *const *env, const struct co
         if (jwt_issuer_prefetch(next->issuers[i]) != IH_OK)
             log_msg(LOG_WARN, "cannot fetch the JWKS of a JWT issuer yet", "issuer", jwt_issuer_name(next->issuers[i]),
                     NULL);
+    if (server_reload(srv, next, old, err, sizeof(err)) != IH_OK) { /* TLS files, then the credentials */
+        log_msg(LOG_ERROR, "SIGHUP: the new configuration is refused; the current one stays", "reason", err, NULL);
+        config_free(next);
+        return NULL;
+    }
     log_configure(next->log_level, next->log_json);
     warn_without_credentials(next);
     char keys[16], issuers[16];
@@ -214,6 +221,13 @@ static int serve(const char *file)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* The socket first: a port in use or an address not of this host is said with the
+     * OS's error before a database, a migration or a PAN key is created. */
+    if (server_prepare(cfg, &srv, err, sizeof(err)) != IH_OK) {
+        log_msg(LOG_ERROR, "cannot start the HTTP server", "reason", err, NULL);
+        ret = 1;
+        goto done;
+    }
     if ((ret = open_db(cfg, true, &db)) != 0)
         goto done;
     if (tokenizer_load(cfg->pan_key_file, cfg->db_path, &tk, err, sizeof(err)) != IH_OK) {
@@ -259,7 +273,7 @@ static int serve(const char *file)
                       gauge_start_time, &started_ms);
     struct app app = {.cfg = cfg, .db = db, .writer = w, .callback = cb, .tokenizer = tk, .ratelimit = rl,
                       .started_ms = started_ms};
-    if (server_start(&app, api_routes, api_routes_count, &srv, err, sizeof(err)) != IH_OK) {
+    if (server_start(srv, &app, api_routes, api_routes_count, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot start the HTTP server", "reason", err, NULL);
         ret = 1;
         goto done;
@@ -285,9 +299,10 @@ static int serve(const char *file)
             char reloading[96];
             snprintf(reloading, sizeof(reloading), "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)mono_ms() * 1000);
             tell_manager(reloading);
-            struct config *next = reload(file, env, cfg, nretired < 64);
+            const struct config *old = NULL;
+            struct config *next = reload(file, env, cfg, nretired < 64, srv, &old);
             if (next) {
-                retired[nretired++] = (struct config *)server_swap_credentials(srv, next);
+                retired[nretired++] = (struct config *)old;
                 cfg = next; /* the newest; earlier ones are in retired[] */
             }
             tell_manager(state); /* READY=1 again: reloaded, or kept the old settings */

@@ -1,5 +1,7 @@
 /* API keys: configured only as SHA-256 hashes with a name and scopes.
- * Value form: "sha256:<64 hex> scope1,scope2". */
+ * Value form: "sha256:<64 hex> scope1,scope2[ subject=<DN>]": with a subject, the key is
+ * accepted only over TLS with a verified client certificate of that subject (RFC 4514,
+ * e.g. "subject=CN=amiko-prod,O=Amiko"; the DN is the rest of the line). */
 #ifndef ISSUERHOOK_APIKEY_H
 #define ISSUERHOOK_APIKEY_H
 
@@ -9,11 +11,13 @@
 #include "issuerhook/status.h"
 
 #define APIKEY_NAME_MAX 64
+#define APIKEY_SUBJECT_MAX 256
 
 struct apikey {
     char name[APIKEY_NAME_MAX];
     unsigned char hash[CRYPTO_SHA256_LEN];
     unsigned scopes;
+    char subject[APIKEY_SUBJECT_MAX]; /* "" when any connection may carry the key */
 };
 
 struct apikey_set {

@@ -13,6 +13,10 @@
 #include "issuerhook/status.h"
 
 struct jwt_issuer;
+struct subject_rule;
+
+/* Who may read /health and /metrics without a credential. */
+enum public_access { PUBLIC_NONE = 0, PUBLIC_ALL = 1, PUBLIC_LOOPBACK = 2 };
 
 struct config {
     char listen_host[64];
@@ -29,8 +33,8 @@ struct config {
     unsigned batch_max;
     unsigned queue_max;
     unsigned retry_after_s;
-    bool health_public;
-    bool metrics_public;
+    enum public_access health_public;
+    enum public_access metrics_public;
     uint64_t disk_warn_bytes;
     uint64_t disk_fail_bytes;
     unsigned shutdown_grace_s;
@@ -53,6 +57,14 @@ struct config {
     struct jwt_issuer **issuers; /* owned; from ISSUERHOOK_JWT_<NAME> */
     size_t nissuers;
     struct apikey_set keys; /* owned; from ISSUERHOOK_API_KEY_<NAME> */
+    unsigned header_timeout_s, body_timeout_s;
+    uint64_t body_min_rate;
+    unsigned per_ip_connection_limit, connection_reserve;
+    unsigned auth_failure_rate, auth_failure_burst;
+    char tls_cert[1024], tls_key[1024], tls_client_ca[1024];
+    char tls_priorities[512];
+    struct subject_rule *subject_rules; /* owned; from ISSUERHOOK_CLIENT_SUBJECT_<NAME> */
+    size_t nsubject_rules;
 };
 
 /* Loads defaults, then file (may be NULL), then env (a NULL-terminated environ-style

@@ -15,11 +15,16 @@ enum metric_counter {
     M_VALIDATION_FAILURES, /* {route} */
     M_SERIAL_ANOMALIES,    /* {kind} stale | gap */
     M_STORE_ERRORS,        /* {kind} busy | full | readonly | io | nomem | queue_full */
-    M_AUTH_FAILURES,       /* {reason} missing | invalid | scope */
+    M_AUTH_FAILURES,       /* {reason} missing | invalid | scope | keys_unavailable | too_many_failures |
+                              client_cert_missing | client_cert_untrusted | client_cert_subject */
     M_CALLBACKS,           /* {outcome} delivered | retry | dead */
     M_RATE_LIMITED,        /* {route} */
     M_FEED_REFUSED,        /* {reason} busy | store | aborted */
     M_CHECKPOINTS,         /* {mode} passive | truncate | catchup | failed */
+    M_CONN_REFUSED,        /* {reason} per_ip | reserve | stopping */
+    M_CONN_TIMED_OUT,      /* {phase} headers | body */
+    M_MALFORMED,           /* {reason} see framing.h */
+    M_LOG_SUPPRESSED,      /* {kind} see lograte.h */
     M_COUNTER_COUNT
 };
 

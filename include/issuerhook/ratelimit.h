@@ -1,5 +1,6 @@
-/* Per-caller rate limiting: a token bucket per authenticated caller (the API key's
- * name or the token's client), refilled at `rate` per second up to `burst`. */
+/* Per-caller rate limiting: a token bucket per caller (an authenticated caller's name,
+ * or a client address for failed authentications), refilled at `rate` per second up
+ * to `burst`. */
 #ifndef ISSUERHOOK_RATELIMIT_H
 #define ISSUERHOOK_RATELIMIT_H
 
@@ -16,5 +17,7 @@ void ratelimit_free(struct ratelimit *rl);
 /* Takes one token from caller's bucket. false: over the limit, *retry_after_s says
  * when a token will be there again (at least 1). Thread-safe. */
 bool ratelimit_take(struct ratelimit *rl, const char *caller, int64_t now_ms, unsigned *retry_after_s);
+/* Whether caller's bucket holds a token, without taking it (same *retry_after_s). */
+bool ratelimit_peek(struct ratelimit *rl, const char *caller, int64_t now_ms, unsigned *retry_after_s);
 
 #endif

@@ -41,8 +41,8 @@ struct route_match {
 
 enum router_result { ROUTER_FOUND, ROUTER_NOT_FOUND, ROUTER_BAD_METHOD };
 
-/* Finds method+path in table. ROUTER_BAD_METHOD: the path exists with other methods,
- * listed comma-separated in allow. */
+/* Finds method+path in table; HEAD finds the GET route. ROUTER_BAD_METHOD: the path
+ * exists with other methods, listed comma-separated in allow (HEAD after GET). */
 enum router_result router_match(const struct route *table, size_t n, const char *method, const char *path,
                                  struct route_match *m, char *allow, size_t allowlen);
 

@@ -7,6 +7,30 @@
 
 #include "issuerhook/scope.h"
 
+/* What may follow the scopes: nothing, or "subject=<DN>" to the end of the line. */
+static ih_status apikey_parse_subject(const char *rest, struct apikey *out, char *err, size_t errlen)
+{
+    rest += strspn(rest, " \t");
+    if (*rest == '\0')
+        return IH_OK;
+    if (strncmp(rest, "subject=", 8) != 0) {
+        snprintf(err, errlen, "after the scopes only 'subject=<DN>' may follow");
+        return IH_EINVAL;
+    }
+    const char *dn = rest + 8;
+    size_t dl = strlen(dn);
+    while (dl && (dn[dl - 1] == ' ' || dn[dl - 1] == '\t'))
+        dl--;
+    if (dl == 0 || dl >= sizeof(out->subject) || !memchr(dn, '=', dl)) {
+        snprintf(err, errlen, "subject= needs a DN such as CN=amiko-prod,O=Amiko (at most %d characters)",
+                 APIKEY_SUBJECT_MAX - 1);
+        return IH_EINVAL;
+    }
+    memcpy(out->subject, dn, dl);
+    out->subject[dl] = '\0';
+    return IH_OK;
+}
+
 ih_status apikey_parse(const char *name, const char *value, struct apikey *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -40,8 +64,17 @@ ih_status apikey_parse(const char *name, const char *value, struct apikey *out, 
         snprintf(err, errlen, "no scopes after the hash");
         return IH_EINVAL;
     }
-    char bad[80];
-    if (!scope_parse_list(sc, ",", false, &out->scopes, bad, sizeof(bad))) {
+    char bad[80], scopes[256];
+    size_t sl = strcspn(sc, " \t");
+    if (sl >= sizeof(scopes)) {
+        snprintf(err, errlen, "the scope list is too long");
+        return IH_EINVAL;
+    }
+    memcpy(scopes, sc, sl);
+    scopes[sl] = '\0';
+    if (apikey_parse_subject(sc + sl, out, err, errlen) != IH_OK)
+        return IH_EINVAL;
+    if (!scope_parse_list(scopes, ",", false, &out->scopes, bad, sizeof(bad))) {
         char names[256];
         scope_names(names, sizeof(names));
         snprintf(err, errlen, "unknown scope '%s' (the scopes: %s)", bad, names);

@@ -72,11 +72,9 @@ static struct bucket *find(struct ratelimit *rl, const char *name, int64_t now_m
     return oldest;
 }
 
-bool ratelimit_take(struct ratelimit *rl, const char *caller, int64_t now_ms, unsigned *retry_after_s)
+/* Under the lock: caller's bucket, refilled up to now. */
+static struct bucket *refilled(struct ratelimit *rl, const char *caller, int64_t now_ms)
 {
-    if (!rl || rl->rate == 0)
-        return true;
-    pthread_mutex_lock(&rl->lock);
     struct bucket *b = find(rl, caller ? caller : "", now_ms);
     if (now_ms > b->last_ms) {
         b->tokens += (double)(now_ms - b->last_ms) * rl->rate / 1000.0;
@@ -84,16 +82,40 @@ bool ratelimit_take(struct ratelimit *rl, const char *caller, int64_t now_ms, un
             b->tokens = rl->burst;
         b->last_ms = now_ms;
     }
+    return b;
+}
+
+/* Whole seconds until b has a token again (at least 1). */
+static unsigned wait_for_token(const struct ratelimit *rl, const struct bucket *b)
+{
+    double wait_s = (1.0 - b->tokens) / rl->rate;
+    unsigned w = (unsigned)wait_s;
+    if ((double)w < wait_s)
+        w++; /* round up: a whole second the caller can trust */
+    return w < 1 ? 1 : w;
+}
+
+static bool use(struct ratelimit *rl, const char *caller, int64_t now_ms, unsigned *retry_after_s, bool take)
+{
+    if (!rl || rl->rate == 0)
+        return true;
+    pthread_mutex_lock(&rl->lock);
+    struct bucket *b = refilled(rl, caller, now_ms);
     bool ok = b->tokens >= 1.0;
-    if (ok) {
+    if (ok && take)
         b->tokens -= 1.0;
-    } else {
-        double wait_s = (1.0 - b->tokens) / rl->rate;
-        unsigned w = (unsigned)wait_s;
-        if ((double)w < wait_s)
-            w++; /* round up: a whole second the caller can trust */
-        *retry_after_s = w < 1 ? 1 : w;
-    }
+    else if (!ok)
+        *retry_after_s = wait_for_token(rl, b);
     pthread_mutex_unlock(&rl->lock);
     return ok;
+}
+
+bool ratelimit_take(struct ratelimit *rl, const char *caller, int64_t now_ms, unsigned *retry_after_s)
+{
+    return use(rl, caller, now_ms, retry_after_s, true);
+}
+
+bool ratelimit_peek(struct ratelimit *rl, const char *caller, int64_t now_ms, unsigned *retry_after_s)
+{
+    return use(rl, caller, now_ms, retry_after_s, false);
 }

@@ -35,27 +35,39 @@ static bool match(const char *pattern, const char *path, struct route_match *m)
     return true;
 }
 
+/* Appends name to the comma-separated allow list unless it is there already. */
+static void allow_add(char *allow, size_t allowlen, size_t *al, const char *name)
+{
+    for (const char *p = allow; (p = strstr(p, name)) != NULL; p += strlen(name))
+        if ((p == allow || p[-1] == ' ') && (p[strlen(name)] == ',' || p[strlen(name)] == '\0'))
+            return;
+    int w = snprintf(allow + *al, allowlen - *al, "%s%s", *al ? ", " : "", name);
+    if (w > 0 && (size_t)w < allowlen - *al)
+        *al += (size_t)w;
+    else
+        allow[*al] = '\0'; /* only whole method names */
+}
+
 enum router_result router_match(const struct route *table, size_t n, const char *method, const char *path,
                                 struct route_match *m, char *allow, size_t allowlen)
 {
     bool path_known = false;
     size_t al = 0;
     allow[0] = '\0';
+    /* HEAD is GET without the body (RFC 9110 section 9.3.2): libmicrohttpd sends the
+     * GET answer's headers, Content-Length included, and leaves the body out */
+    const char *as = strcmp(method, "HEAD") == 0 ? "GET" : method;
     for (size_t i = 0; i < n; i++) {
         if (!match(table[i].pattern, path, NULL))
             continue;
-        if (strcmp(table[i].method, method) == 0) {
+        if (strcmp(table[i].method, as) == 0) {
             match(table[i].pattern, path, m);
             m->route = &table[i];
             return ROUTER_FOUND;
         }
-        if (!strstr(allow, table[i].method)) {
-            int w = snprintf(allow + al, allowlen - al, "%s%s", al ? ", " : "", table[i].method);
-            if (w > 0 && (size_t)w < allowlen - al)
-                al += (size_t)w;
-            else
-                allow[al] = '\0'; /* only whole method names */
-        }
+        allow_add(allow, allowlen, &al, table[i].method);
+        if (strcmp(table[i].method, "GET") == 0)
+            allow_add(allow, allowlen, &al, "HEAD");
         path_known = true;
     }
     return path_known ? ROUTER_BAD_METHOD : ROUTER_NOT_FOUND;

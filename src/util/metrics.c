@@ -34,6 +34,10 @@ static const struct {
     [M_CALLBACKS] = {"issuerhook_callback_attempts_total", "Booking status callback attempts to Amiko, by outcome.", "outcome"},
     [M_FEED_REFUSED] = {"issuerhook_feed_reads_refused_total", "Feed pages refused with 503 (busy: over ISSUERHOOK_FEED_READS; store: cannot be read) or cut off while sent (aborted).", "reason"},
     [M_CHECKPOINTS] = {"issuerhook_wal_checkpoints_total", "Background WAL checkpoints by mode (passive, truncate, catchup: the writer held back), and failed ones.", "mode"},
+    [M_CONN_REFUSED] = {"issuerhook_connections_refused_total", "Connections closed as soon as accepted: over the per-address limit, or the reserved slots.", "reason"},
+    [M_CONN_TIMED_OUT] = {"issuerhook_connections_timed_out_total", "Connections closed because the headers or the body came too slowly.", "phase"},
+    [M_MALFORMED] = {"issuerhook_malformed_requests_total", "Requests refused with 400 for their framing (request line, header fields), before routing.", "reason"},
+    [M_LOG_SUPPRESSED] = {"issuerhook_log_lines_suppressed_total", "Log lines of repeated events counted instead of written (each window has a summary line).", "kind"},
 };
 
 static struct slot counters[M_COUNTER_COUNT][SLOTS];

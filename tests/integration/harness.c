@@ -92,6 +92,7 @@ bool daemon_start(struct daemon *d)
             putenv(k2);
             putenv("ISSUERHOOK_SHUTDOWN_GRACE=5");
             putenv("ISSUERHOOK_RATE_LIMIT=0"); /* load tests; test_cards.c sets its own */
+            putenv("ISSUERHOOK_AUTH_FAILURE_RATE=0"); /* tests of refusals; test_edge.c sets its own */
             for (size_t i = 0; d->extra_env[i]; i++)
                 putenv((char *)d->extra_env[i]);
             if (wrapper && *wrapper) { /* e.g. IH_DAEMON_WRAPPER="valgrind --error-exitcode=99" */
@@ -225,7 +226,7 @@ bool http_request(const struct daemon *d, const char *method, const char *path, 
     if (!c)
         return false;
     char *url = NULL; /* any length: the feed's nextPage_url can be long */
-    if (asprintf(&url, "http://127.0.0.1:%d%s", d->port, path) < 0) {
+    if (asprintf(&url, "%s://127.0.0.1:%d%s", d->https_ca ? "https" : "http", d->port, path) < 0) {
         curl_easy_cleanup(c);
         return false;
     }
@@ -242,6 +243,12 @@ bool http_request(const struct daemon *d, const char *method, const char *path, 
     curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (d->https_ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, d->https_ca);
+    if (d->client_cert) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, d->client_cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, d->client_key);
+    }
     if (body && chunked) {
         hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
@@ -367,8 +374,13 @@ void test_uuid(char *buf)
 
 int daemon_run(const char *env, const char *args, char **out)
 {
+    return daemon_run_as("", env, args, out);
+}
+
+int daemon_run_as(const char *prefix, const char *env, const char *args, char **out)
+{
     char *cmd = NULL;
-    if (asprintf(&cmd, "env -i %s '%s' 2>&1 %s", env, IH_DAEMON_PATH, args) < 0)
+    if (asprintf(&cmd, "%s env -i %s '%s' 2>&1 %s", prefix, env, IH_DAEMON_PATH, args) < 0)
         return -1;
     FILE *p = popen(cmd, "r");
     free(cmd);

@@ -19,6 +19,9 @@ struct daemon {
     char log[320];
     const char *extra_env[16]; /* "KEY=VALUE", NULL-terminated */
     const char *config;        /* passed as --config when set */
+    /* HTTPS: the CA that issued the daemon's certificate (https:// when set), and the
+     * client certificate and key the requests present (none when NULL) */
+    const char *https_ca, *client_cert, *client_key;
 };
 
 /* Creates the folder (once) and starts the daemon; waits until /health answers. */
@@ -70,4 +73,6 @@ void test_uuid(char *buf);
 /* Runs the daemon binary with args and extra environment ("K=V ..." shell words),
  * capturing stdout+stderr into out (caller frees). Returns the exit status. */
 int daemon_run(const char *env, const char *args, char **out);
+/* The same, the command prefixed by prefix (e.g. "setpriv --reuid=65534 ..."). */
+int daemon_run_as(const char *prefix, const char *env, const char *args, char **out);
 #endif

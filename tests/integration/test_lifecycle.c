@@ -1,5 +1,6 @@
 /* The daemon as a process: migrations, refusing a newer database, configuration
- * errors, keygen, and a clean SIGTERM. */
+ * errors, keygen, a clean SIGTERM, one daemon per port, and listen errors said with
+ * the OS's words before anything is written. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -634,6 +635,75 @@ static void test_one_daemon_per_database(void **state)
     daemon_cleanup(&d);
 }
 
+/* A second daemon on a port in use fails with the OS's words and creates nothing:
+ * the kernel never splits one port's traffic (and acknowledged events) between two
+ * databases. */
+static void test_second_daemon_on_the_same_port_fails(void **state)
+{
+    (void)state;
+    struct daemon d = {0};
+    assert_true(daemon_start(&d));
+    char env[600], *out = NULL, other[400];
+    snprintf(other, sizeof(other), "%s/other", d.dir);
+    snprintf(env, sizeof(env), "ISSUERHOOK_LISTEN=127.0.0.1:%d ISSUERHOOK_DB=%s/x.db", d.port, other);
+    /* (with SO_REUSEPORT it would bind and serve: timeout ends it, status 124) */
+    assert_int_equal(daemon_run_as("timeout 10", env, "", &out), 1);
+    assert_non_null(strstr(out, "Address already in use"));
+    assert_non_null(strstr(out, "cannot listen on 127.0.0.1:"));
+    free(out);
+    assert_int_not_equal(access(other, F_OK), 0); /* no folder, no database, no PAN key */
+    /* the first one still takes every request */
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 200);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 8);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+}
+
+/* Listen errors say what the OS said, before the daemon touches the disk. */
+static void expect_listen_error(const char *prefix, const char *listen, const char *os_error)
+{
+    char dir[] = "/tmp/ihlisten.XXXXXX", env[400], *out = NULL, db[300];
+    assert_non_null(mkdtemp(dir));
+    chmod(dir, 0777); /* writable for an unprivileged run: the test is that nothing is written */
+    snprintf(db, sizeof(db), "%s/var/x.db", dir);
+    snprintf(env, sizeof(env), "ISSUERHOOK_LISTEN=%s ISSUERHOOK_DB=%s", listen, db);
+    char timed[200];
+    snprintf(timed, sizeof(timed), "timeout 10 %s", prefix);
+    int rc = daemon_run_as(timed, env, "", &out);
+    if (rc != 1 || !strstr(out, os_error))
+        fail_msg("listening on %s: exit %d, expected 1 and \"%s\" in: %s", listen, rc, os_error, out);
+    free(out);
+    char var[320];
+    snprintf(var, sizeof(var), "%s/var", dir);
+    assert_int_not_equal(access(var, F_OK), 0);
+    char cmd[100];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_listen_errors_name_the_os_error_and_touch_no_disk(void **state)
+{
+    (void)state;
+    expect_listen_error("", "192.0.2.1:8080", "Cannot assign requested address"); /* TEST-NET-1: not ours */
+    expect_listen_error("", "no-such-host.invalid:8080", "cannot resolve no-such-host.invalid");
+    /* a port below ip_unprivileged_port_start as a user: EACCES */
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
+    char line[32] = "1024";
+    if (f) {
+        if (!fgets(line, sizeof(line), f))
+            snprintf(line, sizeof(line), "1024");
+        fclose(f);
+    }
+    long first = strtol(line, NULL, 10);
+    if (first <= 80) {
+        print_message("skipped the EACCES case: ip_unprivileged_port_start is %ld\n", first);
+        return;
+    }
+    expect_listen_error(geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups" : "",
+                        "127.0.0.1:80", "Permission denied");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -649,6 +719,8 @@ int main(void)
         cmocka_unit_test(test_config_that_cannot_be_read),
         cmocka_unit_test(test_relative_database_and_no_credential),
         cmocka_unit_test(test_one_daemon_per_database),
+        cmocka_unit_test(test_second_daemon_on_the_same_port_fails),
+        cmocka_unit_test(test_listen_errors_name_the_os_error_and_touch_no_disk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

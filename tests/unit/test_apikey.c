@@ -78,6 +78,26 @@ static void test_parse_valid(void **state)
     assert_int_equal(k.scopes, SCOPE_CARD_ADAPTER_WRITE);
 }
 
+/* "subject=<DN>" after the scopes: the rest of the line, spaces inside kept. */
+static void test_parse_subject(void **state)
+{
+    (void)state;
+    char value[400];
+    struct apikey k;
+    value_for("s3cret", "amiko:events subject=CN=amiko prod,O=Amiko Ltd  ", value, sizeof(value));
+    assert_int_equal(apikey_parse("AMIKO", value, &k, err, sizeof(err)), IH_OK);
+    assert_int_equal(k.scopes, SCOPE_AMIKO_EVENTS);
+    assert_string_equal(k.subject, "CN=amiko prod,O=Amiko Ltd");
+    value_for("s3cret", "amiko:events", value, sizeof(value));
+    assert_int_equal(apikey_parse("AMIKO", value, &k, err, sizeof(err)), IH_OK);
+    assert_string_equal(k.subject, "");
+    value_for("s3cret", "amiko:events subject=", value, sizeof(value));
+    parse_refused("AMIKO", value);
+    value_for("s3cret", "amiko:events ledger:read", value, sizeof(value)); /* a second word that is no subject */
+    parse_refused("AMIKO", value);
+    assert_non_null(strstr(err, "subject="));
+}
+
 static void test_parse_bad_prefix(void **state)
 {
     (void)state;
@@ -329,6 +349,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_valid),
+        cmocka_unit_test(test_parse_subject),
         cmocka_unit_test(test_parse_bad_prefix),
         cmocka_unit_test(test_parse_hash_length),
         cmocka_unit_test(test_parse_non_hex),

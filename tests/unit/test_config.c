@@ -6,6 +6,7 @@
 #include "issuerhook/config.h"
 #include "issuerhook/crypto.h"
 #include "issuerhook/scope.h"
+#include "issuerhook/subject.h"
 
 /* ---- helpers ---- */
 
@@ -583,6 +584,8 @@ static const char *const all_keys[] = {
     "CALLBACK_BACKOFF_MAX_MS", "CALLBACK_CONCURRENCY", "PAN_KEY_FILE", "RATE_LIMIT", "RATE_BURST", "JWT_LEEWAY",
     "FEED_PAGE_BYTES", "FEED_READS",
     "JWT_MAX_LIFETIME",
+    "HEADER_TIMEOUT", "BODY_TIMEOUT", "BODY_MIN_RATE", "PER_IP_CONNECTION_LIMIT", "CONNECTION_RESERVE",
+    "AUTH_FAILURE_RATE", "AUTH_FAILURE_BURST", "TLS_CERT", "TLS_KEY", "TLS_CLIENT_CA", "TLS_PRIORITIES",
 };
 
 /* The callback URL must be an http(s) template with {amikoBookingId}; the auth one
@@ -667,10 +670,107 @@ static void test_reference_defaults_are_accepted(void **state)
     assert_int_equal(rows, sizeof(all_keys) / sizeof(all_keys[0]));
 }
 
+/* ---- the HTTP edge: slow clients, failed authentications, TLS, client subjects ---- */
+
+static void test_edge_defaults_and_bounds(void **state)
+{
+    (void)state;
+    struct config *c = load_ok(NULL, NULL);
+    assert_int_equal(c->header_timeout_s, 10);
+    assert_int_equal(c->body_timeout_s, 10);
+    assert_int_equal(c->body_min_rate, 16 * 1024);
+    assert_int_equal(c->per_ip_connection_limit, 256);
+    assert_int_equal(c->connection_reserve, 64);
+    assert_int_equal(c->auth_failure_rate, 1);
+    assert_int_equal(c->auth_failure_burst, 20);
+    assert_string_equal(c->tls_cert, "");
+    assert_non_null(strstr(c->tls_priorities, "-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"));
+    assert_int_equal(c->nsubject_rules, 0);
+    config_free(c);
+    assert_contains(load_env1_refused("ISSUERHOOK_HEADER_TIMEOUT=0"), "ISSUERHOOK_HEADER_TIMEOUT");
+    assert_contains(load_env1_refused("ISSUERHOOK_BODY_MIN_RATE=0"), "ISSUERHOOK_BODY_MIN_RATE");
+    /* the reserve is part of the connection limit */
+    const char *e = load_env1_refused("ISSUERHOOK_CONNECTION_RESERVE=1024");
+    assert_contains(e, "ISSUERHOOK_CONNECTION_RESERVE");
+    assert_contains(e, "ISSUERHOOK_CONNECTION_LIMIT");
+    c = load_env1_ok("ISSUERHOOK_PER_IP_CONNECTION_LIMIT=0");
+    assert_int_equal(c->per_ip_connection_limit, 0);
+    config_free(c);
+}
+
+static void test_public_health_and_metrics_values(void **state)
+{
+    (void)state;
+    struct config *c = load_env1_ok("ISSUERHOOK_HEALTH_PUBLIC=loopback");
+    assert_int_equal(c->health_public, PUBLIC_LOOPBACK);
+    assert_int_equal(c->metrics_public, PUBLIC_ALL);
+    config_free(c);
+    c = load_env1_ok("ISSUERHOOK_METRICS_PUBLIC=false");
+    assert_int_equal(c->metrics_public, PUBLIC_NONE);
+    config_free(c);
+    assert_contains(load_env1_refused("ISSUERHOOK_METRICS_PUBLIC=local"), "true, false or loopback");
+}
+
+static void test_tls_keys_go_together(void **state)
+{
+    (void)state;
+    assert_contains(load_env1_refused("ISSUERHOOK_TLS_CERT=/etc/ih/cert.pem"), "ISSUERHOOK_TLS_KEY");
+    assert_contains(load_env1_refused("ISSUERHOOK_TLS_KEY=/etc/ih/key.pem"), "ISSUERHOOK_TLS_CERT");
+    assert_contains(load_env1_refused("ISSUERHOOK_TLS_CLIENT_CA=/etc/ih/ca.pem"), "ISSUERHOOK_TLS_CLIENT_CA");
+    char *env[] = {"ISSUERHOOK_TLS_CERT=/c.pem", "ISSUERHOOK_TLS_KEY=/k.pem", "ISSUERHOOK_TLS_CLIENT_CA=/ca.pem", NULL};
+    struct config *c = load_ok(NULL, env);
+    assert_string_equal(c->tls_cert, "/c.pem");
+    assert_string_equal(c->tls_client_ca, "/ca.pem");
+    config_free(c);
+}
+
+static void test_client_subject_rules(void **state)
+{
+    (void)state;
+    char *env[] = {"ISSUERHOOK_TLS_CERT=/c.pem", "ISSUERHOOK_TLS_KEY=/k.pem", "ISSUERHOOK_TLS_CLIENT_CA=/ca.pem",
+                   "ISSUERHOOK_CLIENT_SUBJECT_AMIKO=amiko:events,amiko:bookings CN=amiko-prod,O=Amiko Ltd",
+                   "ISSUERHOOK_CLIENT_SUBJECT_ADAPTER=cardAdapter/write   CN=adapter ", NULL};
+    struct config *c = load_ok(NULL, env);
+    assert_int_equal(c->nsubject_rules, 2);
+    assert_string_equal(c->subject_rules[0].name, "AMIKO");
+    assert_int_equal(c->subject_rules[0].scopes, SCOPE_AMIKO_EVENTS | SCOPE_AMIKO_BOOKINGS);
+    assert_string_equal(c->subject_rules[0].subject, "CN=amiko-prod,O=Amiko Ltd"); /* spaces inside stay */
+    assert_string_equal(c->subject_rules[1].subject, "CN=adapter");                /* trailing ones do not */
+    config_free(c);
+    char *no_ca[] = {"ISSUERHOOK_CLIENT_SUBJECT_AMIKO=amiko:events CN=amiko", NULL};
+    assert_contains(load_refused(NULL, no_ca), "ISSUERHOOK_TLS_CLIENT_CA");
+    assert_contains(load_env1_refused("ISSUERHOOK_CLIENT_SUBJECT_X=amiko:events"), "ISSUERHOOK_CLIENT_SUBJECT_X");
+    assert_contains(load_env1_refused("ISSUERHOOK_CLIENT_SUBJECT_X=no:such CN=a"), "unknown scope 'no:such'");
+}
+
+static void test_api_key_subject(void **state)
+{
+    (void)state;
+    char key[200], tls[3][64] = {"ISSUERHOOK_TLS_CERT=/c.pem", "ISSUERHOOK_TLS_KEY=/k.pem",
+                                 "ISSUERHOOK_TLS_CLIENT_CA=/ca.pem"};
+    char v[120];
+    hashed("secret", v, sizeof(v));
+    snprintf(key, sizeof(key), "ISSUERHOOK_API_KEY_AMIKO=%s amiko:events subject=CN=amiko-prod,O=Amiko", v);
+    char *env[] = {tls[0], tls[1], tls[2], key, NULL};
+    struct config *c = load_ok(NULL, env);
+    assert_string_equal(c->keys.keys[0].subject, "CN=amiko-prod,O=Amiko");
+    assert_int_equal(c->keys.keys[0].scopes, SCOPE_AMIKO_EVENTS);
+    config_free(c);
+    char *no_ca[] = {key, NULL};
+    assert_contains(load_refused(NULL, no_ca), "ISSUERHOOK_TLS_CLIENT_CA");
+    snprintf(key, sizeof(key), "ISSUERHOOK_API_KEY_AMIKO=%s amiko:events cert=CN=x", v);
+    assert_contains(load_env1_refused(key), "subject=");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_without_file_or_env),
+        cmocka_unit_test(test_edge_defaults_and_bounds),
+        cmocka_unit_test(test_public_health_and_metrics_values),
+        cmocka_unit_test(test_tls_keys_go_together),
+        cmocka_unit_test(test_client_subject_rules),
+        cmocka_unit_test(test_api_key_subject),
         cmocka_unit_test(test_callback_settings),
         cmocka_unit_test_setup_teardown(test_file_key_value_lines, setup_file, teardown_file),
         cmocka_unit_test_setup_teardown(test_file_ignores_other_variables, setup_file, teardown_file),

@@ -274,7 +274,7 @@ static void test_shipped_files_read_the_same(void **state)
             char **l = NULL;
             assert_int_equal(load(NULL, files[i], &l), 0);
             l = clean(l, NULL, NULL);
-            assert_same_list(l, g.n, (const char *const *)g.kv, files[i]);
+            assert_same_list(g.kv, g.n, (const char *const *)l, files[i]);
             for (size_t k = 0; l && l[k]; k++)
                 free(l[k]);
             free(l);

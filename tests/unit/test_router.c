@@ -56,14 +56,14 @@ static void test_bad_method_lists_every_method_of_the_path(void **state)
 {
     (void)state;
     assert_int_equal(match("POST", "/bookings/B-1"), ROUTER_BAD_METHOD);
-    assert_string_equal(allow, "GET, PUT, DELETE");
+    assert_string_equal(allow, "GET, HEAD, PUT, DELETE");
 
     assert_int_equal(match("GET", "/events"), ROUTER_BAD_METHOD);
     assert_string_equal(allow, "POST");
 
     /* methods are case-sensitive */
     assert_int_equal(match("get", "/health"), ROUTER_BAD_METHOD);
-    assert_string_equal(allow, "GET");
+    assert_string_equal(allow, "GET, HEAD");
 }
 
 static void test_bad_method_lists_a_method_once(void **state)
@@ -75,7 +75,7 @@ static void test_bad_method_lists_a_method_once(void **state)
         {"PUT", "/bookings/{id}", ACCESS_SCOPED, 0, true, false, DIALECT_AMIKO, NULL},
     };
     assert_int_equal(router_match(dup, 3, "POST", "/bookings/export", &m, allow, sizeof(allow)), ROUTER_BAD_METHOD);
-    assert_string_equal(allow, "GET, PUT");
+    assert_string_equal(allow, "GET, HEAD, PUT");
 
     /* the literal route is tried first, the pattern still answers other methods */
     assert_int_equal(router_match(dup, 3, "PUT", "/bookings/export", &m, allow, sizeof(allow)), ROUTER_FOUND);
@@ -90,7 +90,22 @@ static void test_allow_is_truncated_safely(void **state)
     memset(small, 'X', sizeof(small));
     assert_int_equal(router_match(table, NROUTES, "POST", "/bookings/B-1", &m, small, sizeof(small)),
                      ROUTER_BAD_METHOD);
-    assert_string_equal(small, "GET"); /* "GET, DELETE" does not fit: no half name */
+    assert_string_equal(small, "GET"); /* "GET, HEAD" does not fit: no half name */
+}
+
+/* HEAD is answered by the GET route (RFC 9110 section 9.3.2), never by another. */
+static void test_head_is_get(void **state)
+{
+    (void)state;
+    assert_int_equal(match("HEAD", "/health"), ROUTER_FOUND);
+    assert_ptr_equal(m.route, &table[0]);
+    assert_int_equal(match("HEAD", "/cards/c-1/cases/k-2"), ROUTER_FOUND);
+    assert_ptr_equal(m.route, &table[5]);
+    assert_string_equal(m.params[1], "k-2");
+    /* a path with no GET: HEAD is not allowed there either */
+    assert_int_equal(match("HEAD", "/events"), ROUTER_BAD_METHOD);
+    assert_string_equal(allow, "POST");
+    assert_int_equal(match("HEAD", "/nowhere"), ROUTER_NOT_FOUND);
 }
 
 static void test_param_capture(void **state)
@@ -161,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_bad_method_lists_every_method_of_the_path),
         cmocka_unit_test(test_bad_method_lists_a_method_once),
         cmocka_unit_test(test_allow_is_truncated_safely),
+        cmocka_unit_test(test_head_is_get),
         cmocka_unit_test(test_param_capture),
         cmocka_unit_test(test_param_length_limit),
         cmocka_unit_test(test_empty_param_not_matched),
