@@ -18,6 +18,7 @@
 #include "issuerhook/config.h"
 #include "issuerhook/db.h"
 #include "issuerhook/jwt.h"
+#include "issuerhook/keycheck.h"
 #include "issuerhook/log.h"
 #include "issuerhook/metrics.h"
 #include "issuerhook/migrate.h"
@@ -188,7 +189,7 @@ static int serve(const char *file)
 
     if ((ret = open_db(cfg, &db)) != 0)
         goto done;
-    if (tokenizer_load(cfg->pan_key_file, cfg->db_path, &tk, err, sizeof(err)) != IH_OK) {
+    if (keycheck_open(cfg, db, &tk, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot load the PAN key", "reason", err, NULL);
         ret = 1;
         goto done;

@@ -108,7 +108,7 @@ static void test_thousand_items_stored_once(void **state)
     test_pan(7, pan);
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM records r JOIN card_activities c ON c.seq = r.seq WHERE json_extract(r.payload, '$.pan') = "
-             "'%.6s******%s' AND c.pan_first6 = '%.6s' AND c.pan_last4 = '%s' AND length(c.pan_token) = 64 AND "
+             "'%.4s********%s' AND c.pan_lead = '%.4s' AND c.pan_last4 = '%s' AND length(c.pan_token) = 64 AND "
              "c.tax_id_token IS NOT NULL AND json_extract(r.payload, '$.customerTaxId') IS NULL",
              pan, pan + 12, pan, pan + 12);
     assert_int_equal(db_scalar(&D, sql), 1);
@@ -174,7 +174,7 @@ static void test_idempotency_key(void **state)
     http_resp_free(&r);
     char pan[24], sql[200];
     test_pan(3100, pan);
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM card_activities WHERE pan_last4 = '%s' AND pan_first6 = '%.6s'",
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM card_activities WHERE pan_last4 = '%s' AND pan_lead = '%.4s'",
              pan + 12, pan);
     assert_int_equal(db_scalar(&D, sql), 0);
     const char *bad[] = {"Content-Type: application/json", "X-API-Key: " CARD_SECRET, "Idempotency-Key: a b", NULL};
@@ -241,7 +241,7 @@ static void test_no_card_data_on_disk_or_in_logs(void **state)
     /* the scan sees what is there: the masked PAN is stored */
     char seventh[24], masked[24];
     test_pan(7, seventh);
-    snprintf(masked, sizeof(masked), "%.6s******%s", seventh, seventh + 12);
+    snprintf(masked, sizeof(masked), "%.4s********%s", seventh, seventh + 12);
     assert_true(file_has(db, masked) || file_has(wal, masked));
     for (size_t i = 0; i < 5100; i++) {
         if ((i >= ITEMS && i < 2000) || (i >= 2999 && i < 3000) || (i > 3002 && i < 3100) || (i > 3102 && i < 5000))
