@@ -1,4 +1,4 @@
-/* issuerhookd: serve (default), migrate, keygen, config-reference, version. */
+/* issuerhookd: serve (default), migrate, backup, keygen, pan-lookup, config-reference, version. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -24,6 +24,7 @@
 #include "issuerhook/migrate.h"
 #include "issuerhook/notify.h"
 #include "issuerhook/outbox.h"
+#include "issuerhook/panlookup.h"
 #include "issuerhook/ratelimit.h"
 #include "issuerhook/tokenize.h"
 #include "issuerhook/server.h"
@@ -39,6 +40,7 @@ static void usage(FILE *f)
             "       issuerhookd migrate [--config FILE]     apply database migrations and exit\n"
             "       issuerhookd backup [--config FILE] DEST copy the database (online) into the new file DEST\n"
             "       issuerhookd keygen NAME SCOPES          mint an API key (SCOPES comma-separated)\n"
+            "       issuerhookd pan-lookup [--config FILE]  the tokens of a PAN read from stdin, and its stored rows\n"
             "       issuerhookd config-reference            print every configuration key\n"
             "       issuerhookd version\n");
 }
@@ -190,7 +192,7 @@ static int serve(const char *file)
     if ((ret = open_db(cfg, &db)) != 0)
         goto done;
     if (keycheck_open(cfg, db, &tk, err, sizeof(err)) != IH_OK) {
-        log_msg(LOG_ERROR, "cannot load the PAN key", "reason", err, NULL);
+        log_msg(LOG_ERROR, "cannot use the PAN key", "reason", err, NULL);
         ret = 1;
         goto done;
     }
@@ -393,6 +395,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "migrate") == 0)
         return migrate(file);
+    if (strcmp(cmd, "pan-lookup") == 0) {
+        struct config *cfg = NULL;
+        int rc = load(file, &cfg);
+        if (!rc)
+            rc = panlookup_run(cfg, stdin, stdout, stderr);
+        config_free(cfg);
+        return rc;
+    }
     if (strcmp(cmd, "backup") == 0) {
         if (!dest) {
             usage(stderr);
