@@ -18,6 +18,7 @@ enum metric_counter {
     M_AUTH_FAILURES,       /* {reason} missing | invalid | scope */
     M_CALLBACKS,           /* {outcome} delivered | retry | dead */
     M_RATE_LIMITED,        /* {route} */
+    M_CARD_NUMBERS_MASKED, /* {route} */
     M_COUNTER_COUNT
 };
 
