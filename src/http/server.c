@@ -95,6 +95,18 @@ void request_wipe_body(struct request *r)
         crypto_wipe(r->body, r->body_cap);
 }
 
+/* realloc that wipes the block it leaves: a body may hold card data. */
+static char *grow_wiped(char *old, size_t used, size_t cap)
+{
+    char *nb = malloc(cap);
+    if (nb && old) {
+        memcpy(nb, old, used);
+        crypto_wipe(old, used);
+        free(old);
+    }
+    return nb;
+}
+
 const char *request_query(const struct request *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -329,7 +341,7 @@ static bool append_body(struct request *r, const char *data, size_t n)
             cap *= 2;
         if (cap > max)
             cap = (size_t)max;
-        char *nb = realloc(r->body, cap);
+        char *nb = grow_wiped(r->body, r->body_len, cap);
         if (!nb)
             return false;
         r->body = nb;
@@ -367,6 +379,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        /* once copied, libmicrohttpd's read buffer (which upload_data points into) keeps
+         * no card data: it is reused, not cleared, for the next bytes and connections */
+        bool kept = r->too_big || append_body(r, upload_data, n);
+        crypto_wipe((char *)upload_data, n);
         if (r->too_big) {
             /* libmicrohttpd 0.9.75 cannot answer before the upload ends, so the rest
              * of an oversized (chunked) body is drained without being kept, up to
@@ -374,7 +390,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->drained += n;
             return r->drained > DRAIN_FACTOR * r->srv->app->cfg->max_body ? MHD_NO : MHD_YES;
         }
-        if (!append_body(r, upload_data, n)) {
+        if (!kept) {
+            request_wipe_body(r);
             free(r->body);
             r->body = NULL;
             r->body_len = r->body_cap = 0;
@@ -415,6 +432,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         metrics_request(route, status, secs);
     if (r->state_free)
         r->state_free(r->state);
+    request_wipe_body(r);
     free(r->body);
     free(r->resp);
     free(r);

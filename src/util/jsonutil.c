@@ -1,10 +1,30 @@
 #include "issuerhook/jsonutil.h"
 
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Every block jansson frees is wiped first: the parsed strings, the object keys and the
+ * lexer's token buffer hold card numbers and tax ids of a request until it is tokenized,
+ * and jansson frees without wiping. malloc_usable_size gives the block's whole size
+ * (jansson's free function gets no size). jansson takes its allocator for the whole
+ * process and before any other call, so it is set before main; a block from plain
+ * malloc freed here, or one from here freed with free(), is still a malloc block. */
+static void wiping_free(void *p)
+{
+    if (!p)
+        return;
+    crypto_wipe(p, malloc_usable_size(p));
+    free(p);
+}
+
+__attribute__((constructor)) static void jsonutil_wipe_on_free(void)
+{
+    json_set_alloc_funcs(malloc, wiping_free);
+}
 
 /* The text of each number of a parsed document, as written. jansson keeps a number only
  * as an int64 or a double, so 1000.0000000000001 would come back as 1000.0 and 1.50 as
@@ -30,6 +50,8 @@ void jsonutil_numbers_free(struct jsonutil_numbers *nums)
     if (!nums)
         return;
     free(nums->e);
+    if (nums->text)
+        crypto_wipe(nums->text, nums->text_len); /* a card number sent as a number */
     free(nums->text);
     free(nums);
 }

@@ -33,6 +33,9 @@ want=$(find "$src/migrations" -name '*.sql' | wc -l)
 got=$(find "$root/usr/share/issuerhook/migrations" -name '*.sql' | wc -l)
 [ "$want" -eq "$got" ] || fail "$got of $want migrations installed"
 unit=$root/usr/lib/systemd/system/issuerhookd.service
+# bound at start (no lazy binding: its resolver saves vector registers, with request bytes in
+# them, on thread stacks; tests/integration/test_card_memory.c finds them there otherwise)
+readelf -d "$root/usr/sbin/issuerhookd" | grep -q 'BIND_NOW' || fail "/usr/sbin/issuerhookd is not linked with -z now"
 # the installed binary needs nothing from the source tree or its working directory
 (cd / && "$root/usr/sbin/issuerhookd" version) | grep -q '^issuerhookd ' || fail "the installed binary does not run from /"
 
