@@ -225,7 +225,8 @@ ih_status jsonutil_parse_strict(const char *buf, size_t len, json_t **out, struc
             rc = IH_EIO;
             goto done;
         }
-        qsort(nums->e, nums->n, sizeof(*nums->e), entry_cmp);
+        if (nums->n)
+            qsort(nums->e, nums->n, sizeof(*nums->e), entry_cmp);
         *nums_out = nums;
         nums = NULL;
     }

@@ -398,10 +398,22 @@ static void test_health_and_request_log(void **state)
     assert_true(json_number_value(json_object_get(disk, "observedValue")) > 0);
     json_decref(j);
     http_resp_free(&r);
-    /* every request is logged as one JSON line with tracing id, route, status, latency */
-    FILE *f = fopen(D.log, "r");
+    /* every request is logged as one JSON line with tracing id, route, status, latency
+     * (written once the answer is sent: it may come a moment after the client has it) */
+    FILE *f = NULL;
     char line[4096];
     bool found = false;
+    for (int i = 0; i < 250 && !found; i++) {
+        if (i)
+            nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+        if ((f = fopen(D.log, "r"))) {
+            while (!found && fgets(line, sizeof(line), f))
+                found = strstr(line, "health-probe-7") != NULL;
+            fclose(f);
+        }
+    }
+    f = fopen(D.log, "r");
+    found = false;
     while (f && fgets(line, sizeof(line), f)) {
         if (!strstr(line, "health-probe-7"))
             continue;

@@ -2,12 +2,13 @@
  * threads, the route handlers, the writer on a real SQLite file), eight card-activity
  * posts arrive over a socket (six with Content-Length, two chunked, so that the body
  * buffer grows; the first four on one connection kept open), and then every readable and
- * writable mapping of the process — heaps,
- * every thread's stack, libmicrohttpd's connection pools, the libraries' data — is
- * searched for each PAN and tax id that was sent, while the server still runs.
+ * writable mapping of the process — heaps, every thread's stack, libmicrohttpd's
+ * connection pools, the libraries' data — is searched for each PAN and tax id that was
+ * sent, while the server still runs.
  *
- * The client leaves no copy of its own: the card data is made at run time in one
- * mapping the search skips, and each request is built in a buffer it wipes once sent.
+ * The client is a child process forked before the server starts, so none of its copies
+ * is in the searched memory; the card data is made at run time, before the fork, in one
+ * mapping the search skips.
  *
  * Positive control: this binary is linked with -Wl,--wrap=crypto_wipe, and with the
  * argument "control" every wipe the daemon does is skipped: the same search must then
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,14 +84,16 @@ static void luhn_complete(char *d, size_t n) /* d[0..n-1) given, d[n-1] computed
 
 static struct needle *add(int post)
 {
-    assert_true(nneedles < NEEDLES_MAX);
+    if (nneedles >= NEEDLES_MAX)
+        abort();
     struct needle *nd = &needles[nneedles++];
     nd->post = post;
     return nd;
 }
 
-/* A PAN (and its spaced form, as free text writes it) and a tax id for one item. */
-static void make_card(int post, unsigned k, size_t *pan, size_t *spaced, size_t *tax)
+/* A PAN (its spaced form, as free text writes it) and a tax id (with dashes, and digits
+ * only as the tokenizer has it) for item k of a post: four needles in a row. */
+static void make_card(int post, unsigned k)
 {
     struct needle *p = add(post), *s = add(post), *t = add(post), *td = add(post);
     unsigned long long v = 5300000000000000ull / 10 + 7919ull * k + 104729ull * (unsigned long long)post;
@@ -109,9 +113,27 @@ static void make_card(int post, unsigned k, size_t *pan, size_t *spaced, size_t 
     for (size_t i = 0, j = 0; i < t->len; i++) /* the tokenizer's form: digits only */
         if (t->text[i] != '-')
             td->text[j++] = t->text[i], td->len = j;
-    *pan = (size_t)(p - needles);
-    *spaced = (size_t)(s - needles);
-    *tax = (size_t)(t - needles);
+}
+
+static int items_of(int post)
+{
+    return post >= CHUNKED_FROM ? ITEMS_CHUNKED : 1;
+}
+
+static void make_all_cards(void)
+{
+    for (int k = 0; k < POSTS; k++)
+        for (int i = 0; i < items_of(k); i++)
+            make_card(k, (unsigned)i);
+}
+
+/* The first needle of post k's item i. */
+static size_t card_of(int k, int i)
+{
+    size_t n = 0;
+    for (int j = 0; j < k; j++)
+        n += (size_t)items_of(j);
+    return 4 * (n + (size_t)i);
 }
 
 /* ---- the client: builds in a buffer it wipes ---- */
@@ -128,7 +150,8 @@ static void put(struct buf *b, const char *s, size_t n)
         while (cap < b->len + n)
             cap *= 2;
         char *np = malloc(cap);
-        assert_non_null(np);
+        if (!np)
+            abort();
         if (b->p) {
             memcpy(np, b->p, b->len);
             explicit_bzero(b->p, b->cap);
@@ -162,14 +185,16 @@ static void item(struct buf *b, size_t pan, size_t spaced, size_t tax)
             "\"occurredAt\":\"2024-10-01T07:00:00.000Z\",\"location\":\"onlineMerchant\"}");
 }
 
-static void send_all(int fd, const char *p, size_t n)
+static bool send_all(int fd, const char *p, size_t n)
 {
     while (n) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        assert_true(w > 0);
+        if (w <= 0)
+            return false;
         p += w;
         n -= (size_t)w;
     }
+    return true;
 }
 
 /* A connection to the server. */
@@ -177,7 +202,8 @@ static int dial(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+        _exit(3);
     return fd;
 }
 
@@ -186,14 +212,12 @@ static int dial(uint16_t port)
 static int post(int fd, int k, bool keep)
 {
     struct buf body = {0}, req = {0};
-    int items = k >= CHUNKED_FROM ? ITEMS_CHUNKED : 1;
     PUTS(&body, "{\"institutionId\":\"TIBURON\",\"items\":[");
-    for (int i = 0; i < items; i++) {
-        size_t pan, spaced, tax;
-        make_card(k, (unsigned)i, &pan, &spaced, &tax);
+    for (int i = 0; i < items_of(k); i++) {
+        size_t c = card_of(k, i);
         if (i)
             PUTS(&body, ",");
-        item(&body, pan, spaced, tax);
+        item(&body, c, c + 1, c + 2);
     }
     PUTS(&body, "]}");
     char head[256];
@@ -218,8 +242,10 @@ static int post(int fd, int k, bool keep)
         put(&req, body.p, body.len);
     }
     buf_wipe(&body);
-    send_all(fd, req.p, req.len);
+    bool sent = send_all(fd, req.p, req.len);
     buf_wipe(&req);
+    if (!sent)
+        return 0;
     char answer[2048];
     size_t got = 0;
     ssize_t r;
@@ -234,6 +260,25 @@ static int post(int fd, int k, bool keep)
     if (!keep)
         close(fd);
     return strncmp(answer, "HTTP/1.1 ", 9) == 0 ? (int)strtol(answer + 9, NULL, 10) : 0;
+}
+
+/* The client process: reads the port from in, posts, tells out "P" when every post was
+ * answered 200 ("F" otherwise), keeps the first connection open until in says "S". */
+static void client(int in, int out)
+{
+    uint16_t port;
+    char c = 'F';
+    if (read(in, &port, sizeof(port)) != sizeof(port))
+        _exit(2);
+    int kept = dial(port);
+    bool ok = true;
+    for (int k = 0; k < POSTS; k++)
+        ok = post(k < KEPT_ALIVE ? kept : dial(port), k, k < KEPT_ALIVE) == 200 && ok;
+    c = ok ? 'P' : 'F';
+    if (write(out, &c, 1) != 1 || read(in, &c, 1) != 1)
+        _exit(2);
+    close(kept);
+    _exit(ok ? 0 : 1);
 }
 
 /* ---- the search ---- */
@@ -258,13 +303,14 @@ __attribute__((no_sanitize("address"))) static size_t count_in(const unsigned ch
 
 /* Searches every rw mapping but the needles' own; prints where each hit is. Returns
  * the hits; *off_stack: those outside the main thread's stack (heaps, pools and the
- * other threads' stacks, which are anonymous mappings). */
+ * server's threads' stacks, which are anonymous mappings). */
 static size_t search(size_t *off_stack)
 {
     FILE *maps = fopen("/proc/self/maps", "r");
     assert_non_null(maps);
     char line[512];
     size_t total = 0;
+    unsigned long guard_end = 0; /* the end of the last "---p" page: a thread stack's guard */
     *off_stack = 0;
     while (fgets(line, sizeof(line), maps)) {
         /* "lo-hi perms offset dev inode [path]" */
@@ -274,7 +320,9 @@ static size_t search(size_t *off_stack)
         if (path)
             path[strcspn(path, "\n")] = '\0';
         else
-            path = "";
+            path = lo == guard_end ? "(a thread's stack)" : "(anonymous)";
+        if (perms[0] == '-' && perms[1] == '-' && hi - lo == 4096)
+            guard_end = hi;
         if (perms[0] != 'r' || perms[1] != 'w' || hi - lo > (1ul << 30) || strstr(path, "[vvar]"))
             continue;
         if (lo <= (unsigned long)needles && (unsigned long)needles < hi)
@@ -284,7 +332,7 @@ static size_t search(size_t *off_stack)
             size_t n = count_in((const unsigned char *)lo, hi - lo, &needles[i], &at);
             if (n) {
                 fprintf(stderr, "  post %d: %zu cop%s of a %zu-character card datum in %s at +0x%lx%s\n",
-                        needles[i].post, n, n == 1 ? "y" : "ies", needles[i].len, path[0] ? path : "(anonymous)",
+                        needles[i].post, n, n == 1 ? "y" : "ies", needles[i].len, path,
                         (unsigned long)(at - (const unsigned char *)lo), control ? "" : "  <-- not wiped");
                 total += n;
                 if (!strstr(path, "[stack]"))
@@ -320,7 +368,7 @@ static void start(struct daemon_parts *d)
     crypto_hex(h, 32, hex);
     snprintf(keyenv, sizeof(keyenv), "ISSUERHOOK_API_KEY_CARD=sha256:%s cardAdapter/write", hex);
     char *env[] = {"ISSUERHOOK_LISTEN=127.0.0.1:0", dbenv, keyenv, "ISSUERHOOK_PAN_KEY_DEVELOPMENT=true",
-                   "ISSUERHOOK_RATE_LIMIT=0", "ISSUERHOOK_THREADS=2", "ISSUERHOOK_LOG_LEVEL=error", NULL};
+                   "ISSUERHOOK_RATE_LIMIT=0", "ISSUERHOOK_THREADS=4", "ISSUERHOOK_LOG_LEVEL=error", NULL};
     int from, to;
     struct db_options o = {.busy_timeout_ms = 5000};
     assert_int_equal(config_load(NULL, env, &d->cfg, err, sizeof(err)), IH_OK);
@@ -353,13 +401,27 @@ static size_t post_everything_and_search(size_t *off_stack)
 {
     needles = mmap(NULL, NEEDLE_MAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(needles != MAP_FAILED);
+    make_all_cards();
+    /* the client, forked while this process is one thread and has seen no card data */
+    int to_client[2], from_client[2];
+    assert_int_equal(pipe(to_client), 0);
+    assert_int_equal(pipe(from_client), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(to_client[1]);
+        close(from_client[0]);
+        client(to_client[0], from_client[1]);
+    }
+    close(to_client[0]);
+    close(from_client[1]);
     struct daemon_parts d = {0};
     start(&d);
-    /* the first four on one connection, still open (idle) while memory is searched: its
-     * libmicrohttpd pool keeps what the last request left in it */
-    int kept = dial(server_port(d.srv));
-    for (int k = 0; k < POSTS; k++)
-        assert_int_equal(post(k < KEPT_ALIVE ? kept : dial(server_port(d.srv)), k, k < KEPT_ALIVE), 200);
+    uint16_t port = server_port(d.srv);
+    char c = 0;
+    assert_int_equal(write(to_client[1], &port, sizeof(port)), sizeof(port));
+    assert_int_equal(read(from_client[0], &c, 1), 1);
+    assert_int_equal(c, 'P'); /* every post answered 200; the first connection still open */
     /* the connections' last callbacks run after the client has read the answer */
     for (int i = 0; i < 100 && server_in_flight(d.srv) > 0; i++)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
@@ -367,7 +429,13 @@ static size_t post_everything_and_search(size_t *off_stack)
     fprintf(stderr, "searching the process's memory for %zu card data of %d posts (%s)\n", nneedles, POSTS,
             control ? "control: wiping off" : "wiping on");
     size_t hits = search(off_stack);
-    close(kept);
+    int status = 0;
+    c = 'S';
+    assert_int_equal(write(to_client[1], &c, 1), 1);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(to_client[1]);
+    close(from_client[0]);
     stop(&d);
     munmap(needles, NEEDLE_MAP);
     return hits;
