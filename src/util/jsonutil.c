@@ -234,12 +234,17 @@ ih_status jsonutil_parse_strict(const char *buf, size_t len, json_t **out, struc
     v = NULL;
     rc = IH_OK;
 done:
+    if (rc == IH_ENOMEM)
+        snprintf(err->message, sizeof(err->message), "out of memory");
     json_decref(v);
     jsonutil_numbers_free(nums);
     return rc;
 }
 
-/* ---- the canonical writer ---- */
+/* ---- the canonical writer ----
+ * Hand-written, because jansson's writer cannot be handed a number's text: it is
+ * jansson's JSON_SORT_KEYS | JSON_COMPACT output byte for byte (unit test and fuzz
+ * property), but for the numbers, which come from the text the tree was parsed from. */
 
 struct obuf {
     char *p;

@@ -161,15 +161,16 @@ static bool skipped(const char *key, const char *const *skip)
     return false;
 }
 
-/* Renames the member key of obj to its masked form. */
-static ih_status rename_member(json_t *obj, const char *key, size_t len)
+/* Renames the member key of obj to its masked form; adds the numbers masked to *masked. */
+static ih_status rename_member(json_t *obj, const char *key, size_t *masked)
 {
+    size_t len = strlen(key);
     char *name = malloc(len + 1);
     ih_status rc = IH_ENOMEM;
     if (!name)
         return rc;
     memcpy(name, key, len + 1);
-    panscan_mask(name, len);
+    *masked += panscan_mask(name, len);
     json_t *v = json_object_get(obj, key);
     if (json_object_get(obj, name))
         rc = IH_EINVAL;
@@ -177,6 +178,40 @@ static ih_status rename_member(json_t *obj, const char *key, size_t len)
         rc = IH_OK;
     crypto_wipe(name, len);
     free(name);
+    return rc;
+}
+
+/* The members of obj (but skip's): their values scanned, then the names that hold a
+ * card number renamed, after the walk (renaming during it would skip or revisit
+ * members), from a list made in the same single pass. */
+static ih_status scan_object(json_t *obj, const char *const *skip, size_t *masked)
+{
+    const char *key;
+    json_t *m;
+    const char **names = NULL;
+    size_t n = 0, cap = 0;
+    ih_status rc = IH_OK;
+    json_object_foreach(obj, key, m) {
+        if (skipped(key, skip))
+            continue;
+        if ((rc = panscan_json(m, NULL, masked)) != IH_OK)
+            goto done;
+        if (!panscan_has(key, strlen(key)))
+            continue;
+        if (n == cap) {
+            const char **nn = realloc(names, (cap = cap ? cap * 2 : 8) * sizeof(*names));
+            if (!nn) {
+                rc = IH_ENOMEM;
+                goto done;
+            }
+            names = nn;
+        }
+        names[n++] = key; /* stays valid until its member is deleted, below */
+    }
+    for (size_t i = 0; i < n && rc == IH_OK; i++)
+        rc = rename_member(obj, names[i], masked);
+done:
+    free(names);
     return rc;
 }
 
@@ -190,27 +225,7 @@ ih_status panscan_json(json_t *v, const char *const *skip, size_t *masked)
         for (size_t i = 0; i < json_array_size(v) && rc == IH_OK; i++)
             rc = panscan_json(json_array_get(v, i), NULL, masked);
     } else if (json_is_object(v)) {
-        const char *key;
-        json_t *m;
-        size_t renames = 0;
-        json_object_foreach(v, key, m) {
-            if (skipped(key, skip))
-                continue;
-            if ((rc = panscan_json(m, NULL, masked)) != IH_OK)
-                return rc;
-            renames += panscan_has(key, strlen(key));
-        }
-        /* member names last: renaming while iterating would skip or revisit members */
-        while (renames-- && rc == IH_OK) {
-            void *it = json_object_iter(v);
-            while (it && (skipped(json_object_iter_key(it), skip) ||
-                          !panscan_has(json_object_iter_key(it), json_object_iter_key_len(it))))
-                it = json_object_iter_next(v, it);
-            if (!it)
-                break;
-            *masked += 1;
-            rc = rename_member(v, json_object_iter_key(it), json_object_iter_key_len(it));
-        }
+        rc = scan_object(v, skip, masked);
     }
     return rc;
 }
