@@ -82,8 +82,15 @@ static const struct centry table[] = {
      "longest delay between two attempts"},
     {"CALLBACK_CONCURRENCY", C_UINT, F(callback_concurrency), 0, 1, 64, "8", "callbacks sent at once"},
     {"PAN_KEY_FILE", C_STR, F(pan_key_file), S(pan_key_file), 0, 0, "",
-     "file with at least 32 random bytes: the HMAC key that tokenizes PANs and tax ids; empty: `pan.key` "
-     "next to the database, generated (mode 0600) on first start"},
+     "the PAN key: a file of 32 to 1024 random bytes, the HMAC key that tokenizes PANs and tax ids, readable by "
+     "the daemon's user alone and outside the database's folder; empty: `pan.key` in `$CREDENTIALS_DIRECTORY` "
+     "(systemd `LoadCredential=`), else `/run/secrets/pan.key` (Docker secret)"},
+    {"PAN_KEY_PREVIOUS", C_STR, F(pan_key_previous), S(pan_key_previous), 0, 0, "",
+     "earlier PAN keys after a rotation, comma-separated files (a bare name is looked up beside the current key): "
+     "their tokens stay findable by PAN, and the database accepts the new key"},
+    {"PAN_KEY_DEVELOPMENT", C_BOOL, F(pan_key_development), 0, 0, 0, "false",
+     "`true`: tokenize with `pan.dev.key` beside the database, generated on first start (`make run`, tests); "
+     "never in production"},
     {"RATE_LIMIT", C_UINT, F(rate_limit), 0, 0, 1000000, "1000",
      "requests per second each caller may make (token bucket; 0: no limit); over it: 429 with `Retry-After`"},
     {"JWT_LEEWAY", C_UINT, F(jwt_leeway_s), 0, 0, 600, "60",

@@ -1,4 +1,4 @@
-/* issuerhookd: serve (default), migrate, backup, keygen, config-reference, version, help. */
+/* issuerhookd: serve (default), migrate, backup, keygen, pan-lookup, config-reference, version, help. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -19,10 +19,12 @@
 #include "issuerhook/config.h"
 #include "issuerhook/db.h"
 #include "issuerhook/jwt.h"
+#include "issuerhook/keycheck.h"
 #include "issuerhook/log.h"
 #include "issuerhook/metrics.h"
 #include "issuerhook/notify.h"
 #include "issuerhook/outbox.h"
+#include "issuerhook/panlookup.h"
 #include "issuerhook/ratelimit.h"
 #include "issuerhook/scope.h"
 #include "issuerhook/tokenize.h"
@@ -39,6 +41,7 @@ static void usage(FILE *f)
             "       issuerhookd migrate [--config FILE]     apply database migrations and exit\n"
             "       issuerhookd backup [--config FILE] DEST copy the database (online) into the new file DEST\n"
             "       issuerhookd keygen NAME SCOPES          mint an API key (SCOPES comma-separated)\n"
+            "       issuerhookd pan-lookup [--config FILE]  the tokens of a PAN read from stdin, and its stored rows\n"
             "       issuerhookd config-reference            print every configuration key\n"
             "       issuerhookd version | --version         print the version\n"
             "       issuerhookd help | --help | -h          print this\n"
@@ -160,6 +163,7 @@ static struct config *reload(const char *file, char *const *env, const struct co
     if (strcmp(next->listen_host, cur->listen_host) || next->listen_port != cur->listen_port ||
         strcmp(next->db_path, cur->db_path) || next->threads != cur->threads ||
         strcmp(next->callback_url, cur->callback_url) || strcmp(next->pan_key_file, cur->pan_key_file) ||
+        strcmp(next->pan_key_previous, cur->pan_key_previous) || next->pan_key_development != cur->pan_key_development ||
         next->rate_limit != cur->rate_limit || next->rate_burst != cur->rate_burst)
         log_msg(LOG_WARN, "SIGHUP: some changed settings take effect only after a restart "
                           "(listen, database, threads, callback, PAN key, rate limits)", NULL);
@@ -230,11 +234,15 @@ static int serve(const char *file)
     }
     if ((ret = open_db(cfg, true, &db)) != 0)
         goto done;
-    if (tokenizer_load(cfg->pan_key_file, cfg->db_path, &tk, err, sizeof(err)) != IH_OK) {
-        log_msg(LOG_ERROR, "cannot load the PAN key", "reason", err, NULL);
+    bool key_pending = false;
+    if (keycheck_open(cfg, db, &tk, &key_pending, err, sizeof(err)) != IH_OK) {
+        log_msg(LOG_ERROR, "cannot use the PAN key", "reason", err, NULL);
         ret = 1;
         goto done;
     }
+    if (key_pending) /* checked by the writer before its first write */
+        log_msg(LOG_WARN, "the PAN key cannot be checked against the database yet: nothing is written until it is",
+                "reason", err, NULL);
     for (size_t i = 0; i < cfg->nissuers; i++)
         if (jwt_issuer_prefetch(cfg->issuers[i]) != IH_OK) /* not fatal: retried in the background */
             log_msg(LOG_WARN, "cannot fetch the JWKS of a JWT issuer yet", "issuer", jwt_issuer_name(cfg->issuers[i]),
@@ -243,7 +251,8 @@ static int serve(const char *file)
         ret = 1;
         goto done;
     }
-    struct writer_options wo = {.batch_max = cfg->batch_max, .queue_max = cfg->queue_max};
+    struct writer_options wo = {.batch_max = cfg->batch_max, .queue_max = cfg->queue_max,
+                                .gate = key_pending ? keycheck_gate : NULL, .gate_arg = tk};
     if (writer_start(db, &wo, &w) != IH_OK) {
         log_msg(LOG_ERROR, "cannot start the writer thread", NULL);
         ret = 1;
@@ -463,7 +472,7 @@ static int parse_options(int argc, char **argv, int i, struct args *a)
 
 int main(int argc, char **argv)
 {
-    static const char *const commands[] = {"serve", "migrate", "backup", "keygen", "config-reference"};
+    static const char *const commands[] = {"serve", "migrate", "backup", "keygen", "pan-lookup", "config-reference"};
     struct args a = {.cmd = "serve"};
     int i = 1;
     if (i < argc && is_help(argv[i])) {
@@ -493,6 +502,14 @@ int main(int argc, char **argv)
         return migrate(a.file);
     if (!strcmp(a.cmd, "backup"))
         return backup(a.file, a.dest);
+    if (!strcmp(a.cmd, "pan-lookup")) {
+        struct config *cfg = NULL;
+        rc = load(a.file, &cfg);
+        if (!rc)
+            rc = panlookup_run(cfg, stdin, stdout, stderr);
+        config_free(cfg);
+        return rc;
+    }
     /* serve; before any thread: libcurl's global set-up is not thread-safe */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "issuerhookd: cannot initialise libcurl\n");

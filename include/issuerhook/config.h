@@ -49,6 +49,8 @@ struct config {
     unsigned callback_backoff_max_ms;
     unsigned callback_concurrency;
     char pan_key_file[1024];
+    char pan_key_previous[4096];
+    bool pan_key_development;
     unsigned rate_limit, rate_burst;
     unsigned jwt_leeway_s;
     uint64_t feed_page_bytes;

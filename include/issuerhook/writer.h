@@ -32,6 +32,13 @@ struct writer_job {
 struct writer_options {
     unsigned batch_max;
     unsigned queue_max;
+    /* A check run in the writer thread, on the writer's connection, before the first
+     * batch once the store can be written (the PAN key against the database when the
+     * store could not be read at start: keycheck_gate). IH_OK lets writes through from
+     * then on; any other status fails that batch (503), says why in the store's state
+     * (health, the log) and the check runs again before the next one. NULL: none. */
+    ih_status (*gate)(void *arg, struct writer_txn *txn, char *why, size_t whylen);
+    void *gate_arg;
 };
 
 /* Takes over db's write connection (which may not be open yet: the writer then keeps

@@ -97,8 +97,9 @@ static char *dup_string(const json_t *v)
     return strdup(json_string_value(v) ? json_string_value(v) : "");
 }
 
-/* Fills ev from a valid document. */
-static ih_status map_event(const struct amiko_kind *k, const json_t *root, struct request *r, struct store_event *ev)
+/* Fills ev from a valid document (its card numbers already masked). */
+static ih_status map_event(const struct amiko_kind *k, const json_t *root, const struct jsonutil_numbers *nums,
+                           struct request *r, struct store_event *ev)
 {
     const json_t *header = json_object_get(root, "header");
     const json_t *event = json_object_get(root, "event");
@@ -114,7 +115,7 @@ static ih_status map_event(const struct amiko_kind *k, const json_t *root, struc
     ev->type = dup_string(json_object_get(event, k->type_field));
     size_t body_len;
     (void)request_body(r, &body_len);
-    if ((rc = jsonutil_canonical_hash(root, body_len, ev->hash, &ev->payload, &ev->payload_len)) != IH_OK)
+    if ((rc = jsonutil_canonical_hash(root, nums, body_len, ev->hash, &ev->payload, &ev->payload_len)) != IH_OK)
         return rc;
     ev->status = 200;
     /* eventId is a checked UUID: nothing in it needs escaping */
@@ -134,7 +135,9 @@ static ih_status map_event(const struct amiko_kind *k, const json_t *root, struc
 
 static void post(struct request *r, struct app *app, const struct amiko_kind *k)
 {
-    json_t *root = api_parse_body(r, DIALECT_AMIKO, k->route);
+    struct jsonutil_numbers *nums = NULL;
+    json_t *root = api_parse_body(r, app, DIALECT_AMIKO, k->route, &nums);
+    struct amiko_job *j = NULL;
     if (!root)
         return;
     struct check_result res = {0};
@@ -143,20 +146,17 @@ static void post(struct request *r, struct app *app, const struct amiko_kind *k)
         metrics_inc(M_VALIDATION_FAILURES, k->route);
         respond_error(r, DIALECT_AMIKO, 400, "Invalid request", NULL, &res);
         check_result_clear(&res);
-        json_decref(root);
-        return;
+        goto done;
     }
-    struct amiko_job *j = calloc(1, sizeof(*j));
-    ih_status rc = j ? map_event(k, root, r, &j->ev) : IH_ENOMEM;
+    if (!api_mask_card_numbers(r, app, DIALECT_AMIKO, k->route, root, NULL))
+        goto done;
+    j = calloc(1, sizeof(*j));
+    ih_status rc = j ? map_event(k, root, nums, r, &j->ev) : IH_ENOMEM;
     if (rc != IH_OK) {
-        if (j)
-            job_free(j);
-        json_decref(root);
         respond_unavailable(r, DIALECT_AMIKO, app->cfg->retry_after_s);
-        return;
+        goto done;
     }
     j->known_type = k->known(j->ev.type);
-    json_decref(root);
     j->req = r;
     j->kind = k;
     j->app = app;
@@ -164,6 +164,12 @@ static void post(struct request *r, struct app *app, const struct amiko_kind *k)
     request_set_state(r, j, job_free);
     request_suspend(r);
     writer_submit(app->writer, &j->ev.job);
+    j = NULL; /* the request's now */
+done:
+    if (j)
+        job_free(j);
+    json_decref(root);
+    jsonutil_numbers_free(nums);
 }
 
 void amiko_post_event(struct request *r, struct app *app)

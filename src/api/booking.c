@@ -59,10 +59,12 @@ static void bad_booking_id(struct request *r)
     respond_error(r, DIALECT_AMIKO, 400, "Invalid request", "amikoBookingId in the path: must be a UUID", NULL);
 }
 
-/* Parses and checks a body; on failure answers 400 (Amiko) and returns NULL. */
-static json_t *checked_body(struct request *r, const char *route, void (*check)(const json_t *, struct check_result *))
+/* Parses and checks a body and masks the card numbers in it; on failure answers 400
+ * (Amiko) and returns NULL. Caller owns the result and *nums. */
+static json_t *checked_body(struct request *r, const struct app *app, const char *route,
+                            void (*check)(const json_t *, struct check_result *), struct jsonutil_numbers **nums)
 {
-    json_t *root = api_parse_body(r, DIALECT_AMIKO, route);
+    json_t *root = api_parse_body(r, app, DIALECT_AMIKO, route, nums);
     if (!root)
         return NULL;
     struct check_result res = {0};
@@ -71,15 +73,18 @@ static json_t *checked_body(struct request *r, const char *route, void (*check)(
         metrics_inc(M_VALIDATION_FAILURES, route);
         respond_error(r, DIALECT_AMIKO, 400, "Invalid request", NULL, &res);
         check_result_clear(&res);
-        json_decref(root);
-        return NULL;
+    } else if (api_mask_card_numbers(r, app, DIALECT_AMIKO, route, root, NULL)) {
+        return root;
     }
-    return root;
+    json_decref(root);
+    jsonutil_numbers_free(*nums);
+    *nums = NULL;
+    return NULL;
 }
 
 /* Fills the record part shared by both writes. */
 static ih_status fill_record(struct store_event *ev, const char *source, const char *type, const char *id,
-                             const json_t *root, struct request *r)
+                             const json_t *root, const struct jsonutil_numbers *nums, struct request *r)
 {
     size_t len;
     (void)request_body(r, &len);
@@ -92,7 +97,7 @@ static ih_status fill_record(struct store_event *ev, const char *source, const c
     ev->type = strdup(type);
     if (!ev->type)
         return IH_ENOMEM;
-    return jsonutil_canonical_hash(root, len, ev->hash, &ev->payload, &ev->payload_len);
+    return jsonutil_canonical_hash(root, nums, len, ev->hash, &ev->payload, &ev->payload_len);
 }
 
 /* ---- POST /bookings ---- */
@@ -140,13 +145,14 @@ static void on_booking_stored(struct writer_job *wj, ih_status rc)
 
 void booking_post(struct request *r, struct app *app)
 {
-    json_t *root = checked_body(r, ROUTE_BOOKINGS, check_booking);
+    struct jsonutil_numbers *nums = NULL;
+    json_t *root = checked_body(r, app, ROUTE_BOOKINGS, check_booking, &nums);
     if (!root)
         return;
     struct request_ctx *c = calloc(1, sizeof(*c));
     char id[37];
     booking_id(json_string_value(json_object_get(root, "amikoBookingId")), id);
-    ih_status rc = c ? fill_record(&c->job.ev, "amiko.booking", "booking_request", id, root, r) : IH_ENOMEM;
+    ih_status rc = c ? fill_record(&c->job.ev, "amiko.booking", "booking_request", id, root, nums, r) : IH_ENOMEM;
     if (rc == IH_OK) {
         struct booking_state pending = {.status = BOOKING_PENDING};
         snprintf(pending.id, sizeof(pending.id), "%s", id);
@@ -154,6 +160,7 @@ void booking_post(struct request *r, struct app *app)
             rc = IH_ENOMEM;
     }
     json_decref(root);
+    jsonutil_numbers_free(nums);
     if (rc != IH_OK) {
         if (c)
             request_ctx_free(c);
@@ -224,7 +231,8 @@ void booking_post_result(struct request *r, struct app *app)
         bad_booking_id(r);
         return;
     }
-    json_t *root = checked_body(r, ROUTE_RESULT, check_booking_result);
+    struct jsonutil_numbers *nums = NULL;
+    json_t *root = checked_body(r, app, ROUTE_RESULT, check_booking_result, &nums);
     if (!root)
         return;
     char echoed[37];
@@ -240,12 +248,13 @@ void booking_post_result(struct request *r, struct app *app)
         respond_error(r, DIALECT_AMIKO, 400, "Invalid request", NULL, &res);
         check_result_clear(&res);
         json_decref(root);
+        jsonutil_numbers_free(nums);
         return;
     }
     struct result_ctx *c = calloc(1, sizeof(*c));
     const char *status = json_string_value(json_object_get(root, "status")); /* checked: completed | failed */
     json_object_set_new(root, "amikoBookingId", json_string(id)); /* the record names its booking */
-    ih_status rc = c ? fill_record(&c->job.rec, "amiko.booking_result", status, id, root, r) : IH_ENOMEM;
+    ih_status rc = c ? fill_record(&c->job.rec, "amiko.booking_result", status, id, root, nums, r) : IH_ENOMEM;
     if (rc == IH_OK) {
         struct booking_result_job *j = &c->job;
         const json_t *failure = json_object_get(root, "failure");
@@ -262,6 +271,7 @@ void booking_post_result(struct request *r, struct app *app)
             rc = IH_ENOMEM;
     }
     json_decref(root);
+    jsonutil_numbers_free(nums);
     if (rc != IH_OK) {
         if (c)
             result_ctx_free(c);

@@ -89,7 +89,8 @@ static void on_stored(struct writer_job *wj, ih_status rc)
  * a violation in res) for card data the pattern lets through but that has too few
  * digits to be one, e.g. "4            2". */
 static ih_status map_item(const struct app *app, struct request *r, const char *institution, json_t *item,
-                          size_t index, struct card_item *out, struct check_result *res)
+                          const struct jsonutil_numbers *nums, size_t index, struct card_item *out,
+                          struct check_result *res)
 {
     const struct tokenizer *tk = app->tokenizer;
     json_t *pan = json_object_get(item, "pan"), *tax = json_object_get(item, "customerTaxId");
@@ -127,7 +128,7 @@ static ih_status map_item(const struct app *app, struct request *r, const char *
     unsigned char h[CRYPTO_SHA256_LEN];
     char *text;
     size_t len;
-    if ((rc = jsonutil_canonical_hash(item, 0, h, &text, &len)) != IH_OK)
+    if ((rc = jsonutil_canonical_hash(item, nums, 0, h, &text, &len)) != IH_OK)
         return rc;
     free(text);
     /* what is stored: the masked PAN, no tax id */
@@ -149,7 +150,7 @@ static ih_status map_item(const struct app *app, struct request *r, const char *
     if (!ev->type || !ev->response)
         return IH_ENOMEM;
     /* the record's payload hash is the identity's hash (ev->hash); its text the stored form */
-    return jsonutil_canonical(item, 0, &ev->payload, &ev->payload_len);
+    return jsonutil_canonical(item, nums, 0, &ev->payload, &ev->payload_len);
 }
 
 static bool idem_key_ok(const char *k)
@@ -176,51 +177,37 @@ static void request_hash(struct card_batch_job *b, const char *institution)
     EVP_MD_CTX_free(c);
 }
 
-void card_activity_post(struct request *r, struct app *app)
+/* Masks card numbers in every string but the items' own card data, which map_item
+ * tokenizes. */
+static bool mask_free_text(struct request *r, const struct app *app, json_t *root)
 {
-    json_t *root = api_parse_body(r, DIALECT_APITURE, ROUTE);
-    request_wipe_body(r);
-    if (!root)
-        return;
-    struct check_result res = {0};
-    check_card_activity(root, &res);
-    if (res.n || res.dropped) {
-        metrics_inc(M_VALIDATION_FAILURES, ROUTE);
-        respond_error(r, DIALECT_APITURE, 400, "Bad Request", NULL, &res);
-        check_result_clear(&res);
-        wipe_card_data(root);
-        json_decref(root);
-        return;
-    }
-    const char *idem = request_header(r, "Idempotency-Key");
-    if (idem && !idem_key_ok(idem)) {
-        respond_error(r, DIALECT_APITURE, 400, "Bad Request",
-                      "the Idempotency-Key header must be 1 to 255 visible ASCII characters", NULL);
-        wipe_card_data(root);
-        json_decref(root);
-        return;
-    }
+    static const char *const items_only[] = {"items", NULL}, *const card_data[] = {"pan", "customerTaxId", NULL};
+    json_t *items = json_object_get(root, "items");
+    if (!api_mask_card_numbers(r, app, DIALECT_APITURE, ROUTE, root, items_only))
+        return false;
+    for (size_t i = 0; i < json_array_size(items); i++)
+        if (!api_mask_card_numbers(r, app, DIALECT_APITURE, ROUTE, json_array_get(items, i), card_data))
+            return false;
+    return true;
+}
+
+/* The batch job of a checked document, or NULL with the answer set. */
+static struct card_ctx *map_batch(struct request *r, const struct app *app, json_t *root,
+                                  const struct jsonutil_numbers *nums, const char *idem)
+{
     const char *institution = json_string_value(json_object_get(root, "institutionId"));
     json_t *items = json_object_get(root, "items");
+    struct check_result res = {0};
     struct card_ctx *c = calloc(1, sizeof(*c));
     ih_status rc = IH_ENOMEM;
     if (c && (c->job.items = calloc(json_array_size(items), sizeof(*c->job.items)))) {
         rc = IH_OK;
         for (size_t i = 0; i < json_array_size(items) && (rc == IH_OK || rc == IH_EINVAL); i++) {
-            ih_status irc = map_item(app, r, institution, json_array_get(items, i), i, &c->job.items[i], &res);
+            ih_status irc = map_item(app, r, institution, json_array_get(items, i), nums, i, &c->job.items[i], &res);
             c->job.n = i + 1;
             if (rc == IH_OK)
                 rc = irc;
         }
-    }
-    if (rc == IH_EINVAL) { /* every such item reported, nothing stored */
-        metrics_inc(M_VALIDATION_FAILURES, ROUTE);
-        respond_error(r, DIALECT_APITURE, 400, "Bad Request", NULL, &res);
-        check_result_clear(&res);
-        wipe_card_data(root);
-        json_decref(root);
-        ctx_free(c);
-        return;
     }
     if (rc == IH_OK && idem) {
         c->job.has_idem = true;
@@ -232,14 +219,46 @@ void card_activity_post(struct request *r, struct app *app)
         if (!(c->job.response = strdup("")))
             rc = IH_ENOMEM;
     }
+    if (rc == IH_EINVAL) { /* every such item reported, nothing stored */
+        metrics_inc(M_VALIDATION_FAILURES, ROUTE);
+        respond_error(r, DIALECT_APITURE, 400, "Bad Request", NULL, &res);
+    } else if (rc != IH_OK) {
+        respond_unavailable(r, DIALECT_APITURE, app->cfg->retry_after_s);
+    }
+    check_result_clear(&res);
+    if (rc != IH_OK && c) {
+        ctx_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+void card_activity_post(struct request *r, struct app *app)
+{
+    struct jsonutil_numbers *nums = NULL;
+    json_t *root = api_parse_body(r, app, DIALECT_APITURE, ROUTE, &nums);
+    request_wipe_body(r);
+    if (!root)
+        return;
+    struct check_result res = {0};
+    struct card_ctx *c = NULL;
+    const char *idem = request_header(r, "Idempotency-Key");
+    check_card_activity(root, &res);
+    if (res.n || res.dropped) {
+        metrics_inc(M_VALIDATION_FAILURES, ROUTE);
+        respond_error(r, DIALECT_APITURE, 400, "Bad Request", NULL, &res);
+        check_result_clear(&res);
+    } else if (idem && !idem_key_ok(idem)) {
+        respond_error(r, DIALECT_APITURE, 400, "Bad Request",
+                      "the Idempotency-Key header must be 1 to 255 visible ASCII characters", NULL);
+    } else if (mask_free_text(r, app, root)) {
+        c = map_batch(r, app, root, nums, idem);
+    }
     wipe_card_data(root);
     json_decref(root);
-    if (rc != IH_OK) {
-        if (c)
-            ctx_free(c);
-        respond_unavailable(r, DIALECT_APITURE, app->cfg->retry_after_s);
+    jsonutil_numbers_free(nums);
+    if (!c)
         return;
-    }
     c->job.job.apply = cards_apply_batch;
     c->job.job.done = on_stored;
     c->req = r;

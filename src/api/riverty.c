@@ -14,9 +14,11 @@
 #include "issuerhook/events.h"
 #include "issuerhook/jsonutil.h"
 #include "issuerhook/metrics.h"
+#include "issuerhook/panscan.h"
 #include "issuerhook/request.h"
 #include "issuerhook/response.h"
 #include "issuerhook/timefmt.h"
+#include "issuerhook/tokenize.h"
 
 #define ROUTE "/api/v3/customer-account/{accountNumber}/event"
 #define SOURCE "riverty.event"
@@ -100,19 +102,30 @@ static char *first_answer(const json_t *body)
 }
 
 /* The idempotency key: account and accountTransactionId, else account and the body's
- * hash; hashed so any account/id length fits. */
-static void key_of(const char *account, const json_t *body, const unsigned char body_hash[CRYPTO_SHA256_LEN],
-                   char out[EVENTS_KEY_MAX + 1])
+ * hash; hashed so any account/id length fits. account and tx are as received (before
+ * masking). When either holds a card number the key is a token of them (HMAC under the
+ * PAN key), not a plain SHA-256 that could be reversed by trying the digits a stored mask
+ * hides; and two ids that mask alike keep two keys. */
+static ih_status key_of(const struct tokenizer *tk, const char *account, const char *tx,
+                        const unsigned char body_hash[CRYPTO_SHA256_LEN], char out[EVENTS_KEY_MAX + 1])
 {
-    const char *tx = json_string_value(json_object_get(body, "accountTransactionId"));
     char *material = NULL;
     char hex[2 * CRYPTO_SHA256_LEN + 1];
     crypto_hex(body_hash, CRYPTO_SHA256_LEN, hex);
     int n = tx ? asprintf(&material, "%s\ntx\n%s", account, tx) : asprintf(&material, "%s\nbody\n%s", account, hex);
-    unsigned char h[CRYPTO_SHA256_LEN];
-    crypto_sha256(material, n > 0 ? (size_t)n : 0, h);
+    if (n < 0)
+        return IH_ENOMEM;
+    ih_status rc = IH_OK;
+    if (panscan_has(account, strlen(account)) || (tx && panscan_has(tx, strlen(tx)))) {
+        rc = tokenizer_token(tk, "riverty-key:", material, (size_t)n, out);
+    } else {
+        unsigned char h[CRYPTO_SHA256_LEN];
+        crypto_sha256(material, (size_t)n, h);
+        crypto_hex(h, sizeof(h), out);
+    }
+    crypto_wipe(material, (size_t)n);
     free(material);
-    crypto_hex(h, sizeof(h), out);
+    return rc;
 }
 
 static void fail_account(struct request *r)
@@ -127,6 +140,32 @@ static void fail_account(struct request *r)
     check_result_clear(&res);
 }
 
+/* The event's record: its canonical form (card numbers masked, the masked account
+ * number added) and its key (from the account and transaction id as received). */
+static ih_status map_event(const struct app *app, json_t *root, const struct jsonutil_numbers *nums,
+                           const char *account, const char *masked_account, const char *tx, struct request *r,
+                           struct store_event *ev)
+{
+    size_t len;
+    (void)request_body(r, &len);
+    json_object_set_new(root, "accountNumber", json_string(masked_account)); /* stored with the event */
+    ih_status rc = jsonutil_canonical_hash(root, nums, len + 64, ev->hash, &ev->payload, &ev->payload_len);
+    if (rc != IH_OK || (rc = key_of(app->tokenizer, account, tx, ev->hash, ev->key)) != IH_OK)
+        return rc;
+    ev->job.apply = events_apply;
+    ev->job.done = on_stored;
+    ev->source = SOURCE;
+    snprintf(ev->tracing_id, sizeof(ev->tracing_id), "%s", request_tracing_id(r));
+    ev->received_ms = request_received_ms(r);
+    const char *t = json_string_value(json_object_get(root, "time"));
+    if (!t || !timefmt_parse_rfc3339(t, strlen(t), &ev->occurred_ms))
+        ev->occurred_ms = -1;
+    ev->type = strdup(json_string_value(json_object_get(root, "eventType")));
+    ev->status = 200;
+    ev->response = first_answer(root);
+    return ev->type && ev->response ? IH_OK : IH_ENOMEM;
+}
+
 void riverty_post_event(struct request *r, struct app *app)
 {
     const char *account = request_param(r, 0);
@@ -134,7 +173,11 @@ void riverty_post_event(struct request *r, struct app *app)
         fail_account(r);
         return;
     }
-    json_t *root = api_parse_body(r, DIALECT_RIVERTY, ROUTE);
+    char masked_account[65], *tx = NULL;
+    snprintf(masked_account, sizeof(masked_account), "%s", account);
+    struct jsonutil_numbers *nums = NULL;
+    struct riverty_job *j = NULL;
+    json_t *root = api_parse_body(r, app, DIALECT_RIVERTY, ROUTE, &nums);
     if (!root)
         return;
     struct check_result res = {0};
@@ -143,44 +186,35 @@ void riverty_post_event(struct request *r, struct app *app)
         metrics_inc(M_VALIDATION_FAILURES, ROUTE);
         respond_error(r, DIALECT_RIVERTY, 400, "Model validation failed.", NULL, &res);
         check_result_clear(&res);
-        json_decref(root);
-        return;
+        goto done;
     }
-    struct riverty_job *j = calloc(1, sizeof(*j));
-    ih_status rc = j ? IH_OK : IH_ENOMEM;
-    if (rc == IH_OK) {
-        struct store_event *ev = &j->ev;
-        size_t len;
-        (void)request_body(r, &len);
-        json_object_set_new(root, "accountNumber", json_string(account)); /* stored with the event */
-        rc = jsonutil_canonical_hash(root, len + 64, ev->hash, &ev->payload, &ev->payload_len);
-        if (rc == IH_OK) {
-            key_of(account, root, ev->hash, ev->key);
-            ev->job.apply = events_apply;
-            ev->job.done = on_stored;
-            ev->source = SOURCE;
-            snprintf(ev->tracing_id, sizeof(ev->tracing_id), "%s", request_tracing_id(r));
-            ev->received_ms = request_received_ms(r);
-            const char *t = json_string_value(json_object_get(root, "time"));
-            if (!t || !timefmt_parse_rfc3339(t, strlen(t), &ev->occurred_ms))
-                ev->occurred_ms = -1;
-            ev->type = strdup(json_string_value(json_object_get(root, "eventType")));
-            ev->status = 200;
-            ev->response = first_answer(root);
-            if (!ev->type || !ev->response)
-                rc = IH_ENOMEM;
-        }
-    }
-    json_decref(root);
-    if (rc != IH_OK) {
-        if (j)
-            job_free(j);
+    const char *t = json_string_value(json_object_get(root, "accountTransactionId"));
+    if (t && !(tx = strdup(t))) {
         respond_unavailable(r, DIALECT_RIVERTY, app->cfg->retry_after_s);
-        return;
+        goto done;
+    }
+    /* the account number too: it is stored with the event */
+    for (size_t i = panscan_mask(masked_account, strlen(masked_account)); i > 0; i--)
+        metrics_inc(M_CARD_NUMBERS_MASKED, ROUTE);
+    if (!api_mask_card_numbers(r, app, DIALECT_RIVERTY, ROUTE, root, NULL))
+        goto done;
+    j = calloc(1, sizeof(*j));
+    if (!j || map_event(app, root, nums, account, masked_account, tx, r, &j->ev) != IH_OK) {
+        respond_unavailable(r, DIALECT_RIVERTY, app->cfg->retry_after_s);
+        goto done;
     }
     j->req = r;
     j->app = app;
     request_set_state(r, j, job_free);
     request_suspend(r);
     writer_submit(app->writer, &j->ev.job);
+    j = NULL; /* the request's now */
+done:
+    if (j)
+        job_free(j);
+    if (tx)
+        crypto_wipe(tx, strlen(tx));
+    free(tx);
+    json_decref(root);
+    jsonutil_numbers_free(nums);
 }

@@ -237,6 +237,18 @@ static bool first_call(struct request *r, const char *url, const char *method, c
     return !rt->has_body || body_allowed(r);
 }
 
+/* realloc that wipes the block it leaves: a body may hold card data. */
+static char *grow_wiped(char *old, size_t used, size_t cap)
+{
+    char *nb = malloc(cap);
+    if (nb && old) {
+        memcpy(nb, old, used);
+        crypto_wipe(old, used);
+        free(old);
+    }
+    return nb;
+}
+
 /* Appends to the body; false when the ceiling would be passed (or memory is short). */
 static bool append_body(struct request *r, const char *data, size_t n)
 {
@@ -249,7 +261,7 @@ static bool append_body(struct request *r, const char *data, size_t n)
             cap *= 2;
         if (cap > max)
             cap = (size_t)max;
-        char *nb = realloc(r->body, cap);
+        char *nb = grow_wiped(r->body, r->body_len, cap);
         if (!nb)
             return false;
         r->body = nb;
@@ -303,10 +315,16 @@ static enum MHD_Result body_chunk(struct request *r, const char *data, size_t n)
          * of an oversized (chunked) body is drained without being kept, up to
          * DRAIN_FACTOR times the ceiling; past that the connection is closed. */
         r->drained += n;
+        crypto_wipe((char *)data, n);
         return r->drained > DRAIN_FACTOR * s->app->cfg->max_body ? MHD_NO : MHD_YES;
     }
-    if (!append_body(r, data, n)) {
+    bool kept = append_body(r, data, n);
+    /* once copied, libmicrohttpd's read buffer (which upload_data points into) keeps no
+     * card data: it is reused, not cleared, for the next bytes and connections */
+    crypto_wipe((char *)data, n);
+    if (!kept) {
         bool over = r->body_len + n > s->app->cfg->max_body;
+        request_wipe_body(r);
         free(r->body);
         r->body = NULL;
         r->body_len = r->body_cap = 0;
@@ -397,6 +415,7 @@ void exchange_end(void *cls, struct MHD_Connection *conn, void **con_cls, enum M
     if (r->state_free)
         r->state_free(r->state);
     request_stream_drop(r); /* never queued */
+    request_wipe_body(r);
     free(r->body);
     free(r->resp);
     free(r);

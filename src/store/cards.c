@@ -9,7 +9,7 @@ static const char SQL_IDEM_GET[] =
 static const char SQL_IDEM_PUT[] =
     "INSERT INTO idempotency_keys (scope, key, request_sha256, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char SQL_CARD[] =
-    "INSERT INTO card_activities (seq, pan_token, pan_first6, pan_last4, pan_key_id, tax_id_token)"
+    "INSERT INTO card_activities (seq, pan_token, pan_lead, pan_last4, pan_key_id, tax_id_token)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 /* true when the key was seen before (outcome set). */
@@ -40,7 +40,7 @@ static ih_status store_item(struct writer_txn *t, struct card_batch_job *b, stru
         return db_fail(t->conn);
     sqlite3_bind_int64(st, 1, it->ev.seq);
     sqlite3_bind_text(st, 2, it->pan.token, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, it->pan.first6, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, it->pan.lead, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, it->pan.last4, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, it->pan.key_id, -1, SQLITE_STATIC);
     if (it->has_tax_id)

@@ -37,6 +37,7 @@ struct writer {
     const char *fail_kind; /* its metric label */
     int64_t retry_at;      /* monotonic ms: the next try, while failing */
     unsigned backoff_ms;
+    bool gate_passed;      /* opt.gate said IH_OK (or there is none) */
 };
 
 int64_t writer_now_ms(void)
@@ -93,6 +94,20 @@ static void reset_all(struct writer *w)
     ckpt_reset(w->ckpt);
 }
 
+/* opt.gate, until it passes: false fails the batch (the state says why). */
+static bool pass_gate(struct writer *w)
+{
+    if (w->gate_passed || !w->opt.gate)
+        return true;
+    struct store_error e = {.during = "checking the PAN key against the database"};
+    if (w->opt.gate(w->opt.gate_arg, &w->txn, e.msg, sizeof(e.msg)) == IH_OK) {
+        w->gate_passed = true;
+        return true;
+    }
+    store_failed(w, &e);
+    return false;
+}
+
 /* Does what is left to make the store take writes (see db_prepare): at once when the
  * store has not failed, else not before the backoff says so. */
 static bool bring_up(struct writer *w, bool probe)
@@ -112,7 +127,7 @@ static bool bring_up(struct writer *w, bool probe)
             reset_all(w);
         return false;
     }
-    if (probe)
+    if (probe && pass_gate(w))
         store_ok(w);
     return true;
 }
@@ -198,6 +213,10 @@ static void run_batch(struct writer *w, struct writer_job *batch, size_t n)
     struct store_error e;
     if (!w->txn.conn && !bring_up(w, false)) {
         fail_all(batch, IH_EIO, w->fail_kind); /* not open yet: answered at once */
+        return;
+    }
+    if (!pass_gate(w)) {
+        fail_all(batch, IH_EIO, w->fail_kind);
         return;
     }
     ckpt_before_write(w->ckpt);

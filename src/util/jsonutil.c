@@ -1,13 +1,86 @@
 #include "issuerhook/jsonutil.h"
 
+#include <malloc.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* jansson limits nesting only at 2048 and recurses to get there, so the depth cap is
- * enforced by a linear pre-scan before jansson sees the text. */
-static bool depth_ok(const char *buf, size_t len, size_t *line, size_t *col)
+/* Every block jansson frees is wiped first: the parsed strings, the object keys and the
+ * lexer's token buffer hold card numbers and tax ids of a request until it is tokenized,
+ * and jansson frees without wiping. malloc_usable_size gives the block's whole size
+ * (jansson's free function gets no size). jansson takes its allocator for the whole
+ * process and before any other call, so it is set before main; a block from plain
+ * malloc freed here, or one from here freed with free(), is still a malloc block. */
+static void wiping_free(void *p)
+{
+    if (!p)
+        return;
+    crypto_wipe(p, malloc_usable_size(p));
+    free(p);
+}
+
+__attribute__((constructor)) static void jsonutil_wipe_on_free(void)
+{
+    json_set_alloc_funcs(malloc, wiping_free);
+}
+
+/* The text of each number of a parsed document, as written. jansson keeps a number only
+ * as an int64 or a double, so 1000.0000000000001 would come back as 1000.0 and 1.50 as
+ * 1.5; no JSON library in Debian keeps the lexeme and sorts keys when it writes, so the
+ * lexemes are taken here from the text (in document order, which is jansson's object
+ * order too) and tied to their nodes, and the canonical writer below prints them. */
+struct num_entry {
+    const json_t *node;
+    size_t off, len; /* into text */
+    json_int_t ival; /* the value jansson parsed, to notice a node changed since */
+    double rval;
+};
+
+struct jsonutil_numbers {
+    struct num_entry *e;
+    size_t n, cap;
+    char *text; /* the lexemes, back to back */
+    size_t text_len;
+};
+
+void jsonutil_numbers_free(struct jsonutil_numbers *nums)
+{
+    if (!nums)
+        return;
+    free(nums->e);
+    if (nums->text)
+        crypto_wipe(nums->text, nums->text_len); /* a card number sent as a number */
+    free(nums->text);
+    free(nums);
+}
+
+static ih_status numbers_add(struct jsonutil_numbers *nums, const char *lexeme, size_t len)
+{
+    if (nums->n == nums->cap) {
+        size_t cap = nums->cap ? nums->cap * 2 : 16;
+        struct num_entry *e = realloc(nums->e, cap * sizeof(*e));
+        if (!e)
+            return IH_ENOMEM;
+        nums->e = e;
+        nums->cap = cap;
+    }
+    memcpy(nums->text + nums->text_len, lexeme, len);
+    nums->e[nums->n++] = (struct num_entry){.off = nums->text_len, .len = len};
+    nums->text_len += len;
+    return IH_OK;
+}
+
+static bool number_char(char c)
+{
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+/* One linear pass before jansson sees the text. jansson limits nesting only at 2048 and
+ * recurses to get there, so the depth cap is enforced here; and when nums is given, the
+ * number tokens are collected (only kept when jansson then accepts the text). */
+static ih_status prescan(const char *buf, size_t len, struct jsonutil_numbers *nums, size_t *line, size_t *col)
 {
     int depth = 0;
     bool in_str = false, esc = false;
@@ -34,13 +107,70 @@ static bool depth_ok(const char *buf, size_t len, size_t *line, size_t *col)
             if (++depth > JSONUTIL_MAX_DEPTH) {
                 *line = ln;
                 *col = lc;
-                return false;
+                return IH_EINVAL;
             }
         } else if (c == ']' || c == '}') {
             depth--;
+        } else if (nums && (c == '-' || (c >= '0' && c <= '9'))) {
+            size_t start = i;
+            while (i + 1 < len && number_char(buf[i + 1]))
+                i++;
+            lc += i - start;
+            if (numbers_add(nums, buf + start, i + 1 - start) != IH_OK)
+                return IH_ENOMEM;
         }
     }
+    return IH_OK;
+}
+
+/* Ties the k-th number node of v (document order) to the k-th lexeme. */
+static bool numbers_tie(const json_t *v, struct jsonutil_numbers *nums, size_t *k)
+{
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *m;
+        json_object_foreach((json_t *)v, key, m)
+            if (!numbers_tie(m, nums, k))
+                return false;
+        return true;
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (!numbers_tie(json_array_get(v, i), nums, k))
+                return false;
+        return true;
+    }
+    if (!json_is_number(v))
+        return true;
+    if (*k >= nums->n)
+        return false;
+    struct num_entry *e = &nums->e[(*k)++];
+    e->node = v;
+    e->ival = json_is_integer(v) ? json_integer_value(v) : 0;
+    e->rval = json_is_real(v) ? json_real_value(v) : 0;
     return true;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const struct num_entry *)a)->node, y = (uintptr_t)((const struct num_entry *)b)->node;
+    return x < y ? -1 : x > y;
+}
+
+/* The lexeme of node as written, or NULL (not from the text, or changed since). */
+static const char *numbers_find(const struct jsonutil_numbers *nums, const json_t *node, size_t *len)
+{
+    if (!nums || !nums->n)
+        return NULL;
+    struct num_entry key = {.node = node};
+    const struct num_entry *e = bsearch(&key, nums->e, nums->n, sizeof(key), entry_cmp);
+    if (!e)
+        return NULL;
+    if (json_is_integer(node) ? json_integer_value(node) != e->ival
+                              : memcmp(&e->rval, &(double){json_real_value(node)}, sizeof(double)) != 0)
+        return NULL;
+    *len = e->len;
+    return nums->text + e->off;
 }
 
 static const char *error_text(enum json_error_code code)
@@ -60,67 +190,225 @@ static const char *error_text(enum json_error_code code)
     }
 }
 
-ih_status jsonutil_parse_strict(const char *buf, size_t len, json_t **out, struct jsonutil_error *err)
+ih_status jsonutil_parse_strict(const char *buf, size_t len, json_t **out, struct jsonutil_numbers **nums_out,
+                                struct jsonutil_error *err)
 {
-    size_t line = 0, col = 0;
+    size_t line = 0, col = 0, k = 0;
+    struct jsonutil_numbers *nums = NULL;
+    json_t *v = NULL;
+    ih_status rc = IH_ENOMEM;
     *out = NULL;
-    if (!depth_ok(buf, len, &line, &col)) {
-        snprintf(err->message, sizeof(err->message),
-                 "nesting deeper than %d at line %zu, column %zu", JSONUTIL_MAX_DEPTH, line, col);
-        return IH_EINVAL;
+    if (nums_out) {
+        *nums_out = NULL;
+        if (!(nums = calloc(1, sizeof(*nums))) || !(nums->text = malloc(len ? len : 1)))
+            goto done;
+    }
+    if ((rc = prescan(buf, len, nums, &line, &col)) != IH_OK) {
+        if (rc == IH_EINVAL)
+            snprintf(err->message, sizeof(err->message), "nesting deeper than %d at line %zu, column %zu",
+                     JSONUTIL_MAX_DEPTH, line, col);
+        goto done;
     }
     json_error_t jerr;
-    json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!v) {
         /* jerr.text may quote the input; only its code and position are used. */
         snprintf(err->message, sizeof(err->message), "%s at line %d, column %d",
                  error_text(json_error_code(&jerr)), jerr.line, jerr.column);
-        return IH_EINVAL;
+        rc = IH_EINVAL;
+        goto done;
+    }
+    if (nums) {
+        /* every number token the pre-scan saw is one number node of the tree */
+        if (!numbers_tie(v, nums, &k) || k != nums->n) {
+            snprintf(err->message, sizeof(err->message), "cannot read the numbers as written");
+            rc = IH_EIO;
+            goto done;
+        }
+        if (nums->n)
+            qsort(nums->e, nums->n, sizeof(*nums->e), entry_cmp);
+        *nums_out = nums;
+        nums = NULL;
     }
     *out = v;
-    return IH_OK;
+    v = NULL;
+    rc = IH_OK;
+done:
+    if (rc == IH_ENOMEM)
+        snprintf(err->message, sizeof(err->message), "out of memory");
+    json_decref(v);
+    jsonutil_numbers_free(nums);
+    return rc;
 }
 
-ih_status jsonutil_canonical(const json_t *v, size_t hint, char **out, size_t *out_len)
+/* ---- the canonical writer ----
+ * Hand-written, because jansson's writer cannot be handed a number's text: it is
+ * jansson's JSON_SORT_KEYS | JSON_COMPACT output byte for byte (unit test and fuzz
+ * property), but for the numbers, which come from the text the tree was parsed from. */
+
+struct obuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void put(struct obuf *b, const char *s, size_t n)
 {
-    /* 15 significant digits: every decimal of up to 15 digits (every amount a webhook
-     * sends) reads back as written ("0.1", not "0.10000000000000001") */
-    const size_t flags = JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15);
-    /* One buffer sized from the hint (the compact form is rarely longer than the text
-     * it was parsed from); a second pass only when it was too small. */
-    size_t cap = hint + 64;
-    char *buf = malloc(cap);
-    if (!buf)
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+/* A string as jansson writes it without JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH: '"', '\'
+ * and control characters escaped (\b \f \n \r \t, else \u00XX in upper case), every other
+ * byte as it is, so the canonical form of an existing record does not change. */
+static void put_string(struct obuf *b, const char *s, size_t n)
+{
+    put(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(b, s + run, i - run);
+        run = i + 1;
+        char esc[8];
+        const char *short_form = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f"
+                               : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+        if (!short_form)
+            snprintf(esc, sizeof(esc), "\\u%04X", c);
+        put(b, short_form ? short_form : esc, short_form ? 2 : 6);
+    }
+    put(b, s + run, n - run);
+    put(b, "\"", 1);
+}
+
+struct member {
+    const char *key;
+    size_t len;
+    const json_t *value;
+};
+
+/* jansson's JSON_SORT_KEYS order: bytes, then length. */
+static int member_cmp(const void *a, const void *b)
+{
+    const struct member *x = a, *y = b;
+    int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static void put_value(struct obuf *b, const json_t *v, const struct jsonutil_numbers *nums);
+
+static void put_object(struct obuf *b, const json_t *v, const struct jsonutil_numbers *nums)
+{
+    size_t n = json_object_size(v), i = 0;
+    struct member few[16], *m = n <= 16 ? few : malloc(n * sizeof(*m));
+    if (!m) {
+        b->failed = true;
+        return;
+    }
+    for (void *it = json_object_iter((json_t *)v); it && i < n; it = json_object_iter_next((json_t *)v, it), i++)
+        m[i] = (struct member){json_object_iter_key(it), json_object_iter_key_len(it), json_object_iter_value(it)};
+    qsort(m, i, sizeof(*m), member_cmp);
+    put(b, "{", 1);
+    for (size_t j = 0; j < i; j++) {
+        if (j)
+            put(b, ",", 1);
+        put_string(b, m[j].key, m[j].len);
+        put(b, ":", 1);
+        put_value(b, m[j].value, nums);
+    }
+    put(b, "}", 1);
+    if (m != few)
+        free(m);
+}
+
+static void put_value(struct obuf *b, const json_t *v, const struct jsonutil_numbers *nums)
+{
+    char num[128];
+    size_t len = 0;
+    const char *lexeme;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        put_object(b, v, nums);
+        return;
+    case JSON_ARRAY:
+        put(b, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                put(b, ",", 1);
+            put_value(b, json_array_get(v, i), nums);
+        }
+        put(b, "]", 1);
+        return;
+    case JSON_STRING:
+        put_string(b, json_string_value(v), json_string_length(v));
+        return;
+    case JSON_INTEGER:
+    case JSON_REAL:
+        if ((lexeme = numbers_find(nums, v, &len))) {
+            put(b, lexeme, len);
+            return;
+        }
+        /* a number not from the text: as jansson writes it, 15 significant digits for
+         * a real (what the canonical form held before it kept lexemes) */
+        len = json_dumpb(v, num, sizeof(num), JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+        if (len == 0 || len > sizeof(num))
+            b->failed = true;
+        else
+            put(b, num, len);
+        return;
+    case JSON_TRUE:
+        put(b, "true", 4);
+        return;
+    case JSON_FALSE:
+        put(b, "false", 5);
+        return;
+    case JSON_NULL:
+        put(b, "null", 4);
+        return;
+    }
+}
+
+ih_status jsonutil_canonical(const json_t *v, const struct jsonutil_numbers *nums, size_t hint, char **out,
+                             size_t *out_len)
+{
+    /* one buffer sized from the hint (the compact form is rarely longer than the text it
+     * was parsed from) */
+    struct obuf b = {.p = malloc(hint + 64), .cap = hint + 64};
+    *out = NULL;
+    if (!b.p)
         return IH_ENOMEM;
-    size_t n = json_dumpb(v, buf, cap - 1, flags);
-    if (n == 0) {
-        free(buf);
+    put_value(&b, v, nums);
+    if (b.failed) {
+        free(b.p);
         return IH_ENOMEM;
     }
-    if (n > cap - 1) {
-        char *nb = realloc(buf, n + 1);
-        if (!nb) {
-            free(buf);
-            return IH_ENOMEM;
-        }
-        buf = nb;
-        if (json_dumpb(v, buf, n, flags) != n) {
-            free(buf);
-            return IH_ENOMEM;
-        }
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *out_len = n;
+    b.p[b.len] = '\0';
+    *out = b.p;
+    *out_len = b.len;
     return IH_OK;
 }
 
-ih_status jsonutil_canonical_hash(const json_t *v, size_t hint, unsigned char hash[CRYPTO_SHA256_LEN], char **text,
-                                  size_t *text_len)
+ih_status jsonutil_canonical_hash(const json_t *v, const struct jsonutil_numbers *nums, size_t hint,
+                                  unsigned char hash[CRYPTO_SHA256_LEN], char **text, size_t *text_len)
 {
     char *s;
     size_t n;
-    ih_status rc = jsonutil_canonical(v, hint, &s, &n);
+    ih_status rc = jsonutil_canonical(v, nums, hint, &s, &n);
     if (rc != IH_OK)
         return rc;
     crypto_sha256(s, n, hash);

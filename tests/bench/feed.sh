@@ -92,7 +92,7 @@ for _ in 1 2 3 4 5; do
   rm -rf "$TMP/db"
   ISSUERHOOK_LISTEN="127.0.0.1:$port" ISSUERHOOK_DB="$DB" ISSUERHOOK_LOG_LEVEL=warn \
     ISSUERHOOK_THREADS="$SERVER_THREADS" ISSUERHOOK_RATE_LIMIT=0 \
-    ISSUERHOOK_API_KEY_FEEDBENCH="sha256:$KEY_SHA amiko:events,bankingAdmin/read" \
+    ISSUERHOOK_API_KEY_FEEDBENCH="sha256:$KEY_SHA amiko:events,bankingAdmin/read" ISSUERHOOK_PAN_KEY_DEVELOPMENT=true \
     "$DAEMON" >"$DLOG" 2>&1 &
   dpid=$!
   PIDS+=("$dpid")

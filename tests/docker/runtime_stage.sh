@@ -15,7 +15,8 @@
 #     (with its -D flags), to show it needs no tests and installs what the final stage copies.
 #  2. Static: no -dev package or build tool in the runtime list; the user is not root; the database
 #     is on the VOLUME; the HEALTHCHECK reaches /health; the shutdown grace fits `docker stop`;
-#     compose.yaml agrees with the Dockerfile (volume, healthcheck, grace, read-only root).
+#     compose.yaml agrees with the Dockerfile (volume, healthcheck, grace, read-only root) and gives
+#     the daemon its pan.key secret.
 #  3. The stage, built as Docker would: debootstrap --variant=minbase <suite> (what debian:*-slim is
 #     made from) with the host's Debian mirror and the image's apt sources, then every RUN before
 #     the COPY executed as written, in a chroot. Cached under WORKDIR/cache, keyed by the stage's
@@ -24,9 +25,10 @@
 #     image; ldd inside finds them all; no -dev package got in.
 #  5. Run, with the root file system read-only when compose says so, the volume a folder of its
 #     own (initialised from the image, like a named volume) and tmpfs where compose has one: the
-#     daemon starts as the USER (not root) with only the environment — the Dockerfile's ENV, a
-#     free port on 127.0.0.1 in ISSUERHOOK_LISTEN and an API key — creates its database on the
-#     volume, passes the HEALTHCHECK command as written, answers /health "pass", stores an Amiko
+#     daemon, as the USER (not root) with only the environment — the Dockerfile's ENV, a free port
+#     on 127.0.0.1 in ISSUERHOOK_LISTEN and an API key — refuses to start without its PAN key; with
+#     the pan.key secret at /run/secrets (as compose.yaml gives it) it starts, creates its database
+#     on the volume, passes the HEALTHCHECK command as written, answers /health "pass", stores an Amiko
 #     event, exits 0 on the STOPSIGNAL, and the HEALTHCHECK then fails. A second start on the same
 #     volume replays the event instead of storing it again.
 #
@@ -77,6 +79,7 @@ COMPOSE=$(dirname "$DOCKERFILE")/compose.yaml
 EVENT_JSON=$CONTEXT/tests/fixtures/amiko/valid/event_case_created.json
 [ -f "$EVENT_JSON" ] || die "no Amiko event fixture at $EVENT_JSON"
 DOCKER_STOP_TIMEOUT=10 # seconds `docker stop` waits before SIGKILL, unless told otherwise
+SECRETS=/run/secrets   # where Docker and compose mount secrets
 BASE_RECIPE=2          # bump when build_base changes what it makes
 
 # ---------------------------------------------------------------------------------------------
@@ -507,7 +510,7 @@ yaml_flat() {
 RO_ROOT=0 TMPFS=()
 check_compose() {
   local -a flat
-  local svc="" line k v vol_ok=0 grace="" stop="" hc="" want ef
+  local svc="" line k v vol_ok=0 grace="" stop="" hc="" want ef secret_ok=0 secret_file=""
   [ -f "$COMPOSE" ] || die "no compose.yaml beside the Dockerfile ($COMPOSE)"
   mapfile -t flat < <(yaml_flat "$COMPOSE")
   for line in "${flat[@]}"; do
@@ -517,7 +520,7 @@ check_compose() {
   [ -n "$svc" ] || die "compose.yaml: no service builds $(basename "$DOCKERFILE")"
   local -A cenv=()
   for line in "${flat[@]}"; do
-    [[ $line == "services.$svc."* ]] || [[ $line == volumes* ]] || continue
+    [[ $line == "services.$svc."* ]] || [[ $line == volumes* ]] || [[ $line == secrets.* ]] || continue
     k=${line%%=*} v=${line#*=}
     [ -n "$v" ] || continue
     case $k in
@@ -536,6 +539,8 @@ check_compose() {
           vol_ok=1
         fi
         ;;
+      "services.$svc.secrets" | "services.$svc.secrets[]") [ "$v" = pan.key ] && secret_ok=1 ;;
+      "secrets.pan.key.file") secret_file=$v ;;
       "services.$svc.read_only") [ "$v" = true ] && RO_ROOT=1 ;;
       "services.$svc.tmpfs" | "services.$svc.tmpfs[]") TMPFS+=("${v%%:*}") ;;
       "services.$svc.stop_grace_period") stop=$(dur_s "$v") || die "compose.yaml: stop_grace_period $v" ;;
@@ -546,6 +551,9 @@ check_compose() {
   # Environment precedence in compose: environment, then env_file, then the image's ENV.
   grace=${cenv[ISSUERHOOK_SHUTDOWN_GRACE]:-$IMAGE_GRACE}
   [ "$vol_ok" -eq 1 ] || die "compose.yaml: service $svc has no named volume on $VOLUME"
+  [ "$secret_ok" -eq 1 ] ||
+    die "compose.yaml: service $svc gets no pan.key secret: the daemon reads its PAN key from /run/secrets/pan.key and refuses to start without one"
+  [ -n "$secret_file" ] || die "compose.yaml: the secret pan.key is not declared with a file: under the top-level secrets:"
   grep -q "^services\.$svc\.restart=" <(printf '%s\n' "${flat[@]}") || die "compose.yaml: service $svc has no restart policy"
   [ -n "$stop" ] || die "compose.yaml: service $svc has no stop_grace_period (Docker's default, ${DOCKER_STOP_TIMEOUT}s, kills during a ${grace}s grace)"
   [ $((grace + 2)) -le "$stop" ] ||
@@ -935,6 +943,7 @@ mkdir "$VOL"
 cp -a "$ROOT$VOLUME/." "$VOL/"
 chown --reference="$ROOT$VOLUME" "$VOL"
 chmod --reference="$ROOT$VOLUME" "$VOL"
+mkdir -p "$ROOT$SECRETS" # Docker makes the secrets' mount point in any image
 if [ "$RO_ROOT" -eq 1 ]; then
   mnt --bind "$ROOT" "$ROOT"
   mount -o remount,bind,ro "$ROOT"
@@ -1065,6 +1074,24 @@ post_event() { # prints the status; the body goes to $RUN_DIR/post.out
 
 as_user_sql() { setpriv --reuid="$UID_" --regid="$GID_" --clear-groups sqlite3 "$USER_VIEW/${DB#"$VOLUME"/}" "$1"; }
 
+# Without its PAN key the daemon refuses to start, and says where the key goes.
+PORT=$(pick_port) || die "no free port on 127.0.0.1"
+root_cmd "$ROOT" "$USER_SPEC" "$WD" "$(container_env)" "${ENTRY[@]}" "${CMD_ARGS[@]}"
+if timeout 15 "${IR[@]}" </dev/null >"$RUN_DIR/nokey.log" 2>&1; then
+  die "the daemon exited 0 without a PAN key"
+fi
+grep -q 'no PAN key' "$RUN_DIR/nokey.log" ||
+  die "without a PAN key the daemon does not refuse, saying so: $(tail -n 3 "$RUN_DIR/nokey.log")"
+log "without the pan.key secret the daemon refuses to start: 'no PAN key (...)'"
+
+# The secret, as compose gives it: the host's file bind-mounted at /run/secrets/pan.key with the
+# host file's owner and mode (the daemon's user, 0400; the daemon refuses a key others can read).
+mkdir -m 0755 "$RUN_DIR/secrets"
+head -c 32 /dev/urandom >"$RUN_DIR/secrets/pan.key"
+chown "$UID_:$GID_" "$RUN_DIR/secrets/pan.key"
+chmod 0400 "$RUN_DIR/secrets/pan.key"
+mnt --bind -o ro "$RUN_DIR/secrets" "$ROOT$SECRETS"
+
 # First start: an empty volume.
 start_daemon
 log "the daemon answers on 127.0.0.1:$PORT (pid $DPID in this namespace)"
@@ -1091,6 +1118,7 @@ log "POST /events: $code $(cat "$RUN_DIR/post.out")"
 not_ours=$(find "$VOL" ! -uid "$UID_")
 [ -z "$not_ours" ] || die "files on the volume not owned by uid $UID_: $not_ours"
 log "on the volume, all owned by uid $UID_: $(find "$VOL" -mindepth 1 -printf '%P ')"
+[ -z "$(find "$VOL" -name '*.key')" ] || die "a key file is on the volume, beside the data: $(find "$VOL" -name '*.key')"
 
 stop_daemon
 ! healthcheck || die "the HEALTHCHECK passes with the daemon stopped: $HC_CMD"

@@ -19,7 +19,9 @@
  * A JSON text never starts with 0x01..0x04, so the fixtures are seeds as they are.
  *
  * Beyond "no crash, no leak, no undefined behaviour", a few properties are asserted
- * (abort() on failure): the canonical form is a fixed point, tokens re-encode to the
+ * (abort() on failure): the canonical form is a fixed point, keeps every number as it
+ * was written, and is jansson's own form when the numbers' text is not given; masking
+ * card numbers leaves none to find; tokens re-encode to the
  * text they were decoded from, a parsed UTC time formats back to the same instant,
  * violations stay within their bounds, and card-activity pointers carry no run of nine
  * digits in a segment (the masking that keeps PANs out of error answers).
@@ -48,6 +50,7 @@
 #include "issuerhook/jsonutil.h"
 #include "issuerhook/jwt.h"
 #include "issuerhook/log.h"
+#include "issuerhook/panscan.h"
 #include "issuerhook/router.h"
 #include "issuerhook/scope.h"
 #include "issuerhook/timefmt.h"
@@ -184,35 +187,121 @@ static void run_checker(checker_fn fn, const json_t *root, bool card)
     check_result_clear(&res);
 }
 
+/* The number tokens of a valid JSON text, sorted (a multiset: key order moves them). */
+static size_t number_tokens(const char *s, size_t len, char ***out)
+{
+    char **v = NULL;
+    size_t n = 0;
+    bool in_str = false, esc = false;
+    for (size_t i = 0; i < len; i++) {
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (s[i] == '\\')
+                esc = true;
+            else if (s[i] == '"')
+                in_str = false;
+            continue;
+        }
+        if (s[i] == '"') {
+            in_str = true;
+            esc = false;
+        } else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+            size_t j = i;
+            while (j < len && strchr("+-.eE0123456789", s[j]) && s[j])
+                j++;
+            v = realloc(v, (n + 1) * sizeof(*v));
+            REQUIRE(v != NULL);
+            v[n] = strndup(s + i, j - i);
+            REQUIRE(v[n] != NULL);
+            n++;
+            i = j - 1;
+        }
+    }
+    for (size_t a = 1; a < n; a++) /* insertion sort: fuzz inputs are small */
+        for (size_t b = a; b > 0 && strcmp(v[b - 1], v[b]) > 0; b--) {
+            char *t = v[b];
+            v[b] = v[b - 1];
+            v[b - 1] = t;
+        }
+    *out = v;
+    return n;
+}
+
+static void free_tokens(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The canonical form: a fixed point, every number exactly as sent, and without the
+ * numbers' text the very form jansson writes (what records stored before held). */
+static void check_canonical(const char *buf, size_t len, const json_t *root, const struct jsonutil_numbers *nums)
+{
+    struct jsonutil_error err;
+    unsigned char hash[CRYPTO_SHA256_LEN], hash2[CRYPTO_SHA256_LEN];
+    char *text = NULL, *text2 = NULL, **in_nums, **out_nums;
+    size_t text_len = 0, text2_len = 0;
+    json_t *again = NULL;
+    struct jsonutil_numbers *nums2 = NULL;
+    REQUIRE(jsonutil_canonical_hash(root, nums, len, hash, &text, &text_len) == IH_OK);
+    REQUIRE(strlen(text) == text_len);
+    REQUIRE(jsonutil_parse_strict(text, text_len, &again, &nums2, &err) == IH_OK);
+    REQUIRE(jsonutil_canonical_hash(again, nums2, 0, hash2, &text2, &text2_len) == IH_OK);
+    REQUIRE(text_len == text2_len && memcmp(text, text2, text_len) == 0);
+    REQUIRE(memcmp(hash, hash2, sizeof(hash)) == 0);
+    size_t n_in = number_tokens(buf, len, &in_nums), n_out = number_tokens(text, text_len, &out_nums);
+    REQUIRE(n_in == n_out);
+    for (size_t i = 0; i < n_in; i++)
+        REQUIRE(strcmp(in_nums[i], out_nums[i]) == 0);
+    free_tokens(in_nums, n_in);
+    free_tokens(out_nums, n_out);
+    free(text2);
+    REQUIRE(jsonutil_canonical(root, NULL, 0, &text2, &text2_len) == IH_OK);
+    size_t flags = JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15);
+    char *old = json_dumps(root, flags);
+    REQUIRE(old != NULL && strcmp(old, text2) == 0);
+    free(old);
+    free(text);
+    free(text2);
+    json_decref(again);
+    jsonutil_numbers_free(nums2);
+}
+
+/* Masking card numbers: a second pass finds none, in the tree and in any text. */
+static void check_panscan(json_t *root, const char *buf, size_t len)
+{
+    size_t masked = 0, again = 0;
+    if (panscan_json(root, NULL, &masked) == IH_OK) {
+        REQUIRE(panscan_json(root, NULL, &again) == IH_OK && again == 0);
+    }
+    char *copy = malloc(len + 1);
+    REQUIRE(copy != NULL);
+    memcpy(copy, buf, len);
+    panscan_mask(copy, len);
+    REQUIRE(!panscan_has(copy, len));
+    free(copy);
+}
+
 static void fuzz_body(const char *buf, size_t len)
 {
     static const checker_fn checkers[] = {check_amiko_event, check_amiko_domain_event, check_booking,
                                           check_booking_result, check_riverty_event};
     struct jsonutil_error err;
+    struct jsonutil_numbers *nums = NULL;
     json_t *root = NULL;
-    if (jsonutil_parse_strict(buf, len, &root, &err) != IH_OK) {
-        REQUIRE(root == NULL);
+    if (jsonutil_parse_strict(buf, len, &root, &nums, &err) != IH_OK) {
+        REQUIRE(root == NULL && nums == NULL);
         REQUIRE(memchr(err.message, '\0', sizeof(err.message)) != NULL && err.message[0] != '\0');
     } else {
         for (size_t i = 0; i < sizeof(checkers) / sizeof(checkers[0]); i++)
             run_checker(checkers[i], root, false);
         run_checker(check_card_activity, root, true);
-
-        /* The idempotency key: canonical form and hash; the form is a fixed point. */
-        unsigned char hash[CRYPTO_SHA256_LEN], hash2[CRYPTO_SHA256_LEN];
-        char *text = NULL, *text2 = NULL;
-        size_t text_len = 0, text2_len = 0;
-        json_t *again = NULL;
-        REQUIRE(jsonutil_canonical_hash(root, len, hash, &text, &text_len) == IH_OK);
-        REQUIRE(strlen(text) == text_len);
-        REQUIRE(jsonutil_parse_strict(text, text_len, &again, &err) == IH_OK);
-        REQUIRE(jsonutil_canonical_hash(again, 0, hash2, &text2, &text2_len) == IH_OK);
-        REQUIRE(text_len == text2_len && memcmp(text, text2, text_len) == 0);
-        REQUIRE(memcmp(hash, hash2, sizeof(hash)) == 0);
-        free(text);
-        free(text2);
-        json_decref(again);
+        check_canonical(buf, len, root, nums);
+        check_panscan(root, buf, len);
         json_decref(root);
+        jsonutil_numbers_free(nums);
     }
 
     /* The same bytes as a JWKS endpoint's answer, for both key types. OpenSSL's public

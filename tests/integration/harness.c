@@ -93,6 +93,8 @@ bool daemon_start(struct daemon *d)
             putenv("ISSUERHOOK_SHUTDOWN_GRACE=5");
             putenv("ISSUERHOOK_RATE_LIMIT=0"); /* load tests; test_cards.c sets its own */
             putenv("ISSUERHOOK_AUTH_FAILURE_RATE=0"); /* tests of refusals; test_edge.c sets its own */
+            /* a generated key beside the database (test_cards.c tests the real ones) */
+            putenv("ISSUERHOOK_PAN_KEY_DEVELOPMENT=true");
             for (size_t i = 0; d->extra_env[i]; i++)
                 putenv((char *)d->extra_env[i]);
             if (wrapper && *wrapper) { /* e.g. IH_DAEMON_WRAPPER="valgrind --error-exitcode=99" */

@@ -1,7 +1,7 @@
 /* POST /system/incomingCardActivity against the real daemon: a 1,000-item batch
  * stored once even when posted twice, a batch with one bad item stores nothing,
- * Idempotency-Key, rate limiting, and afterwards no test PAN or tax id anywhere in the
- * database, its WAL or the log. */
+ * Idempotency-Key, rate limiting, card numbers in free text masked, and afterwards no
+ * test PAN or tax id anywhere in the database, its WAL, the log or the feed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,10 +17,14 @@
 #include "harness.h"
 
 #define CARD_SECRET "card-adapter-key"
+#define READER_SECRET "feed-reader-key"
+/* Luhn-valid, in the free text of one item (and nowhere else) */
+#define REASON_PAN "5200 8282 8282 8210"
+#define MERCHANT_PAN "4111-1111-1111-1111"
 #define ITEMS 1000
 
 static struct daemon D;
-static char card_key[200];
+static char card_key[200], reader_key[200];
 static const char *const CARD[] = {"Content-Type: application/json", "X-API-Key: " CARD_SECRET, NULL};
 
 /* The i-th test PAN (16 digits, distinct) and tax id. */
@@ -64,8 +68,10 @@ static int setup(void **state)
 {
     (void)state;
     key_line("CARD", CARD_SECRET, "cardAdapter/write", card_key, sizeof(card_key));
+    key_line("READER", READER_SECRET, "bankingAdmin/read", reader_key, sizeof(reader_key));
     D.extra_env[0] = card_key;
-    D.extra_env[1] = NULL;
+    D.extra_env[1] = reader_key;
+    D.extra_env[2] = NULL;
     return daemon_start(&D) ? 0 : -1;
 }
 
@@ -108,7 +114,7 @@ static void test_thousand_items_stored_once(void **state)
     test_pan(7, pan);
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM records r JOIN card_activities c ON c.seq = r.seq WHERE json_extract(r.payload, '$.pan') = "
-             "'%.6s******%s' AND c.pan_first6 = '%.6s' AND c.pan_last4 = '%s' AND length(c.pan_token) = 64 AND "
+             "'%.4s********%s' AND c.pan_lead = '%.4s' AND c.pan_last4 = '%s' AND length(c.pan_token) = 64 AND "
              "c.tax_id_token IS NOT NULL AND json_extract(r.payload, '$.customerTaxId') IS NULL",
              pan, pan + 12, pan, pan + 12);
     assert_int_equal(db_scalar(&D, sql), 1);
@@ -174,7 +180,7 @@ static void test_idempotency_key(void **state)
     http_resp_free(&r);
     char pan[24], sql[200];
     test_pan(3100, pan);
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM card_activities WHERE pan_last4 = '%s' AND pan_first6 = '%.6s'",
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM card_activities WHERE pan_last4 = '%s' AND pan_lead = '%.4s'",
              pan + 12, pan);
     assert_int_equal(db_scalar(&D, sql), 0);
     const char *bad[] = {"Content-Type: application/json", "X-API-Key: " CARD_SECRET, "Idempotency-Key: a b", NULL};
@@ -214,6 +220,65 @@ static void test_rate_limited(void **state)
     daemon_cleanup(&d);
 }
 
+/* A card number in an item's free text (reason, merchant name) is masked before it is
+ * stored; the item's identity is what is stored, so the same batch again is a repeat. */
+static void test_card_numbers_in_free_text_are_masked(void **state)
+{
+    (void)state;
+    char *b = batch(7000, 1, -1);
+    json_t *j = json_loads(b, 0, NULL);
+    free(b);
+    json_t *it = json_array_get(json_object_get(j, "items"), 0);
+    json_object_set_new(it, "reason", json_string("card " REASON_PAN " declined"));
+    json_object_set_new(json_object_get(it, "merchant"), "name", json_string("Shop " MERCHANT_PAN));
+    b = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    double before = metric_value(&D, "issuerhook_card_numbers_masked_total{route=\"/system/incomingCardActivity\"}");
+    assert_int_equal(post(CARD, b, NULL), 200);
+    assert_int_equal(db_scalar(&D, "SELECT count(*) FROM records WHERE source = 'apiture.card_activity' AND "
+                                   "json_extract(payload, '$.reason') = 'card **** **** **** 8210 declined' AND "
+                                   "json_extract(payload, '$.merchant.name') = 'Shop ****-****-****-1111' AND "
+                                   "duplicates = 0"),
+                     1);
+    double after = metric_value(&D, "issuerhook_card_numbers_masked_total{route=\"/system/incomingCardActivity\"}");
+    assert_true(after - (before < 0 ? 0 : before) == 2);
+    assert_int_equal(post(CARD, b, NULL), 200);
+    assert_int_equal(db_scalar(&D, "SELECT count(*) FROM records WHERE json_extract(payload, '$.reason') = "
+                                   "'card **** **** **** 8210 declined' AND duplicates = 1"),
+                     1);
+    free(b);
+}
+
+/* Every page of the feed, concatenated (caller frees). */
+static char *feed_text(size_t *len)
+{
+    const char *h[] = {"X-API-Key: " READER_SECRET, NULL};
+    char wm[64] = "", path[128];
+    char *all = NULL;
+    size_t n = 0;
+    for (int page = 0; page < 100; page++) {
+        snprintf(path, sizeof(path), "/banking/recentEventHistory?limit=1000%s%s", wm[0] ? "&watermark=" : "", wm);
+        struct http_resp r;
+        assert_true(http_get(&D, path, h, &r));
+        assert_int_equal(r.status, 200);
+        all = realloc(all, n + r.len + 1);
+        memcpy(all + n, r.body, r.len);
+        n += r.len;
+        all[n] = '\0';
+        json_t *j = json_loadb(r.body, r.len, 0, NULL);
+        snprintf(wm, sizeof(wm), "%s", json_string_value(json_object_get(j, "watermark")));
+        bool more = json_is_true(json_object_get(j, "hasMore"));
+        json_decref(j);
+        http_resp_free(&r);
+        if (!more) {
+            *len = n;
+            return all;
+        }
+    }
+    fail_msg("the feed does not end");
+    return NULL;
+}
+
 /* Searches a file's raw bytes for s. */
 static bool file_has(const char *path, const char *s)
 {
@@ -238,11 +303,23 @@ static void test_no_card_data_on_disk_or_in_logs(void **state)
     snprintf(db, sizeof(db), "%s", D.db);
     snprintf(wal, sizeof(wal), "%s-wal", D.db);
     const char *files[] = {db, wal, D.log};
-    /* the scan sees what is there: the masked PAN is stored */
+    /* the scan sees what is there: the masked PAN is stored, and is in the feed */
     char seventh[24], masked[24];
     test_pan(7, seventh);
-    snprintf(masked, sizeof(masked), "%.6s******%s", seventh, seventh + 12);
+    snprintf(masked, sizeof(masked), "%.4s********%s", seventh, seventh + 12);
     assert_true(file_has(db, masked) || file_has(wal, masked));
+    size_t feed_len = 0;
+    char *feed = feed_text(&feed_len);
+    assert_non_null(memmem(feed, feed_len, masked, strlen(masked)));
+    assert_non_null(memmem(feed, feed_len, "card **** **** **** 8210", 24));
+    static const char *const free_text[] = {REASON_PAN, "5200828282828210", MERCHANT_PAN, "4111111111111111"};
+    for (size_t i = 0; i < 4; i++) {
+        if (memmem(feed, feed_len, free_text[i], strlen(free_text[i])))
+            fail_msg("%s in the feed", free_text[i]);
+        for (size_t f = 0; f < 3; f++)
+            if (file_has(files[f], free_text[i]))
+                fail_msg("%s in %s", free_text[i], files[f]);
+    }
     for (size_t i = 0; i < 5100; i++) {
         if ((i >= ITEMS && i < 2000) || (i >= 2999 && i < 3000) || (i > 3002 && i < 3100) || (i > 3102 && i < 5000))
             continue;
@@ -253,7 +330,10 @@ static void test_no_card_data_on_disk_or_in_logs(void **state)
             if (file_has(files[f], pan) || file_has(files[f], tax))
                 fail_msg("card data of item %zu found in %s", i, files[f]);
         }
+        if (memmem(feed, feed_len, pan, strlen(pan)) || memmem(feed, feed_len, tax, strlen(tax)))
+            fail_msg("card data of item %zu found in the feed", i);
     }
+    free(feed);
 }
 
 int main(void)
@@ -264,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_too_few_digits_is_400),
         cmocka_unit_test(test_idempotency_key),
         cmocka_unit_test(test_rate_limited),
+        cmocka_unit_test(test_card_numbers_in_free_text_are_masked),
         cmocka_unit_test(test_no_card_data_on_disk_or_in_logs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -371,7 +371,7 @@ static void test_every_source_read_back(void **state)
             const char *pan = jstr(d, "pan");
             const char *clear = !strcmp(e->type, "cardActivityApproved") ? PAN_APPROVED : PAN_DECLINED;
             char masked[32];
-            snprintf(masked, sizeof(masked), "%.6s******%s", clear, clear + 12);
+            snprintf(masked, sizeof(masked), "%.4s********%s", clear, clear + 12); /* half the digits */
             assert_non_null(pan);
             assert_string_equal(pan, masked);
             assert_null(json_object_get(d, "customerTaxId"));

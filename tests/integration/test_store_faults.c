@@ -409,6 +409,48 @@ static void test_readonly_file_system_then_writable(void **state)
     readonly_then_writable(RO_MOUNT);
 }
 
+/* A daemon that starts while its store cannot be read cannot check its PAN key then: it
+ * writes nothing until it has (a restored folder with another key must not start taking
+ * card data under it once the store comes back). */
+static void test_pan_key_checked_when_the_store_comes_back(void **state)
+{
+    (void)state;
+    struct daemon d = {.extra_env = {"ISSUERHOOK_DISK_WARN=0", "ISSUERHOOK_DISK_FAIL=0", NULL, NULL, NULL}};
+    if (!small_fs(&d, "8m"))
+        skip();
+    assert_true(daemon_start(&d)); /* the development key is recorded */
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 200);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    char key[300], keyenv[340], cmd[700];
+    snprintf(key, sizeof(key), "%s/other.key", d.dir); /* outside the database's folder */
+    snprintf(cmd, sizeof(cmd), "head -c 32 /dev/urandom > '%s' && chmod 0600 '%s'", key, key);
+    assert_int_equal(system(cmd), 0);
+    snprintf(keyenv, sizeof(keyenv), "ISSUERHOOK_PAN_KEY_FILE=%s", key);
+    d.extra_env[2] = "ISSUERHOOK_PAN_KEY_DEVELOPMENT=false";
+    d.extra_env[3] = keyenv;
+    make_readonly(&d, RO_MOUNT, true);
+    assert_true(daemon_start(&d)); /* it cannot read the store: it starts, writes nothing */
+    assert_int_equal(log_count(&d, "the PAN key cannot be checked against the database yet"), 1);
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 503);
+    make_readonly(&d, RO_MOUNT, false);
+    /* the store is back; the key is not the database's: still nothing is written */
+    bool said = false;
+    for (int i = 0; i < 100 && !said; i++) {
+        struct http_resp r;
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+        if (http_get(&d, "/health", NULL, &r)) {
+            said = strstr(r.body, "is not the key this database") != NULL;
+            http_resp_free(&r);
+        }
+    }
+    assert_int_equal(health_output(&d, "is not the key this database's tokens are made with"), 503);
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 503);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 1);
+    unmount_small_fs(NULL);
+    daemon_cleanup(&d);
+}
+
 struct wal_watch {
     const struct daemon *d;
     volatile bool stop;
@@ -489,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_health_warn_and_fail),
         cmocka_unit_test_teardown(test_small_disk_fills_then_frees, unmount_small_fs),
         cmocka_unit_test_teardown(test_readonly_database_file_then_writable, restore_wrapper),
+        cmocka_unit_test_teardown(test_pan_key_checked_when_the_store_comes_back, unmount_small_fs),
         cmocka_unit_test_teardown(test_readonly_file_system_then_writable, unmount_small_fs),
         cmocka_unit_test(test_wal_checkpointed_in_the_background),
     };

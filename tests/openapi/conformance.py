@@ -121,6 +121,7 @@ env.update({
     "ISSUERHOOK_LISTEN": f"127.0.0.1:{PORT}", "ISSUERHOOK_DB": os.path.join(TMP, "db", "c.db"),
     "ISSUERHOOK_RATE_LIMIT": "0", "ISSUERHOOK_MAX_BODY": "256KiB", "ISSUERHOOK_FEED_READS": "1",
     "ISSUERHOOK_FEED_PAGE_BYTES": "64MiB", "ISSUERHOOK_SHUTDOWN_GRACE": "2",
+    "ISSUERHOOK_PAN_KEY_DEVELOPMENT": "true",
     "ISSUERHOOK_API_KEY_ALL": "sha256:" + hashlib.sha256(SECRET["all"].encode()).hexdigest() + " " + SCOPES,
     "ISSUERHOOK_API_KEY_NONE": "sha256:" + hashlib.sha256(SECRET["none"].encode()).hexdigest() + " ledger:read",
 })

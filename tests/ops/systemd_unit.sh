@@ -5,7 +5,8 @@
 #  2. the unit passes `systemd-analyze verify` without a single complaint;
 #  3. `systemd-analyze security --offline=yes` rates it 2.0 or lower;
 #  4. the sysusers.d file creates the unit's user;
-#  5. the checks themselves fail on a broken or unhardened unit (negative controls).
+#  5. the checks themselves fail on a broken or unhardened unit (negative controls);
+#  6. the example configuration turns on no development PAN key.
 # usage: systemd_unit.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1
@@ -32,6 +33,9 @@ want=$(find "$src/migrations" -name '*.sql' | wc -l)
 got=$(find "$root/usr/share/issuerhook/migrations" -name '*.sql' | wc -l)
 [ "$want" -eq "$got" ] || fail "$got of $want migrations installed"
 unit=$root/usr/lib/systemd/system/issuerhookd.service
+# bound at start (no lazy binding: its resolver saves vector registers, with request bytes in
+# them, on thread stacks; tests/integration/test_card_memory.c finds them there otherwise)
+readelf -d "$root/usr/sbin/issuerhookd" | grep -q 'BIND_NOW' || fail "/usr/sbin/issuerhookd is not linked with -z now"
 # the installed binary needs nothing from the source tree or its working directory
 (cd / && "$root/usr/sbin/issuerhookd" version) | grep -q '^issuerhookd ' || fail "the installed binary does not run from /"
 
@@ -39,10 +43,14 @@ unit=$root/usr/lib/systemd/system/issuerhookd.service
 # shellcheck disable=SC2016 # $MAINPID is systemd's, literally in the unit
 for line in 'Type=notify' 'ExecStart=/usr/sbin/issuerhookd serve --config /etc/issuerhook/issuerhook.env' 'ExecReload=/bin/kill -HUP $MAINPID' \
             'EnvironmentFile=/etc/issuerhook/issuerhook.env' 'User=issuerhook' 'StateDirectory=issuerhook' \
-            'Environment=ISSUERHOOK_DB=/var/lib/issuerhook/issuerhook.db' 'LimitCORE=0' 'NoNewPrivileges=yes'; do
+            'Environment=ISSUERHOOK_DB=/var/lib/issuerhook/issuerhook.db' 'LimitCORE=0' 'NoNewPrivileges=yes' \
+            'LoadCredential=pan.key:/etc/issuerhook/pan.key'; do
   grep -qxF "$line" "$unit" || fail "the unit lacks '$line'"
 done
 grep -qE '^WatchdogSec=[0-9]+s$' "$unit" || fail "the unit sets no WatchdogSec"
+# the PAN key comes as a credential, never from the state directory
+! grep -qE '^Environment=.*ISSUERHOOK_PAN_KEY_(FILE=/var/lib|DEVELOPMENT=(true|1|yes))' "$unit" ||
+  fail "the unit points the PAN key into the state directory or at the development key"
 # TimeoutStopSec must leave room above the default shutdown grace period
 # shellcheck disable=SC2016 # backquotes of the Markdown table, not a command
 grace=$("$root/usr/sbin/issuerhookd" config-reference | sed -n 's/^| `ISSUERHOOK_SHUTDOWN_GRACE` | `\([0-9]*\)`.*/\1/p')
@@ -81,4 +89,8 @@ sed 's/^NoNewPrivileges=yes/NoNewPrivilege=yes/' "$unit" >"$tmp/typo.service"
 mkdir -p "$tmp/soft"
 grep -vE '^(Protect|Private|Restrict|SystemCall|Capability|NoNewPrivileges)' "$unit" >"$tmp/soft/issuerhookd.service"
 if security "$tmp/soft/issuerhookd.service" >/dev/null; then fail "an unhardened unit passed the threshold"; fi
+# 6. the example configuration a production install starts from
+ex=$root/etc/issuerhook/issuerhook.env.example
+! grep -qE '^ISSUERHOOK_PAN_KEY_DEVELOPMENT=' "$ex" || fail "the example configuration turns on the development PAN key"
+! grep -qE '^ISSUERHOOK_PAN_KEY_FILE=/var/lib/issuerhook' "$ex" || fail "the example configuration keeps the PAN key with the data"
 echo "systemd unit: installed layout, verify and security ok"

@@ -11,7 +11,7 @@ static ih_status parse_n(const char *buf, size_t len, json_t **out, struct jsonu
 {
     memset(err, 0, sizeof(*err));
     *out = (json_t *)0x1; /* must be reset to NULL on failure */
-    return jsonutil_parse_strict(buf, len, out, err);
+    return jsonutil_parse_strict(buf, len, out, NULL, err);
 }
 
 /* text is accepted; returns the parsed value (caller owns it). */
@@ -273,7 +273,7 @@ static char *canonical(const char *text)
     json_t *v = tu_json(text);
     char *out = NULL;
     size_t len = 0;
-    assert_int_equal(jsonutil_canonical(v, 0, &out, &len), IH_OK);
+    assert_int_equal(jsonutil_canonical(v, NULL, 0, &out, &len), IH_OK);
     assert_non_null(out);
     assert_int_equal(len, strlen(out));
     json_decref(v);
@@ -283,7 +283,7 @@ static char *canonical(const char *text)
 static void hash_of(const char *text, unsigned char h[CRYPTO_SHA256_LEN])
 {
     json_t *v = tu_json(text);
-    assert_int_equal(jsonutil_canonical_hash(v, 0, h, NULL, NULL), IH_OK);
+    assert_int_equal(jsonutil_canonical_hash(v, NULL, 0, h, NULL, NULL), IH_OK);
     json_decref(v);
 }
 
@@ -344,7 +344,7 @@ static void test_hash_is_sha256_of_the_canonical_text(void **state)
     unsigned char h[CRYPTO_SHA256_LEN], want[CRYPTO_SHA256_LEN];
     char *text = NULL;
     size_t len = 0;
-    assert_int_equal(jsonutil_canonical_hash(v, 0, h, &text, &len), IH_OK);
+    assert_int_equal(jsonutil_canonical_hash(v, NULL, 0, h, &text, &len), IH_OK);
     assert_string_equal(text, "{\"y\":\"t\",\"z\":{\"a\":1,\"b\":2}}");
     assert_int_equal(len, strlen(text));
     crypto_sha256(text, len, want);
@@ -353,7 +353,7 @@ static void test_hash_is_sha256_of_the_canonical_text(void **state)
 
     /* without text, the same hash */
     unsigned char h2[CRYPTO_SHA256_LEN];
-    assert_int_equal(jsonutil_canonical_hash(v, 0, h2, NULL, NULL), IH_OK);
+    assert_int_equal(jsonutil_canonical_hash(v, NULL, 0, h2, NULL, NULL), IH_OK);
     assert_memory_equal(h, h2, sizeof(h));
     json_decref(v);
 }
@@ -436,16 +436,117 @@ static void test_canonical_decimals(void **state)
     json_t *v = json_loads("{\"b\":6.1,\"a\":0.1,\"c\":123456.789}", 0, NULL);
     char *out;
     size_t len;
-    assert_int_equal(jsonutil_canonical(v, 0, &out, &len), IH_OK);
+    assert_int_equal(jsonutil_canonical(v, NULL, 0, &out, &len), IH_OK);
     assert_string_equal(out, "{\"a\":0.1,\"b\":6.1,\"c\":123456.789}");
     free(out);
     json_decref(v);
+}
+
+/* ---- numbers as the sender wrote them ---- */
+
+/* text parsed with its numbers, then its canonical form; caller frees. */
+static char *canonical_exact(const char *text)
+{
+    json_t *v;
+    struct jsonutil_numbers *nums;
+    struct jsonutil_error err;
+    assert_int_equal(jsonutil_parse_strict(text, strlen(text), &v, &nums, &err), IH_OK);
+    char *out;
+    size_t len;
+    assert_int_equal(jsonutil_canonical(v, nums, strlen(text), &out, &len), IH_OK);
+    assert_int_equal(len, strlen(out));
+    json_decref(v);
+    jsonutil_numbers_free(nums);
+    return out;
+}
+
+static void test_canonical_keeps_numbers_as_written(void **state)
+{
+    (void)state;
+    char *s = canonical_exact("{\"z\": 1000.0000000000001, \"b\": 1.50, \"c\": 1e3, \"d\": -0, \"e\": 9007199254740993,"
+                              " \"f\": 0.1, \"g\": 1E-7, \"h\": [2.50, {\"x\": -1.0e+2}], \"i\": 12345678901234567890.5}");
+    assert_string_equal(s, "{\"b\":1.50,\"c\":1e3,\"d\":-0,\"e\":9007199254740993,\"f\":0.1,\"g\":1E-7,"
+                           "\"h\":[2.50,{\"x\":-1.0e+2}],\"i\":12345678901234567890.5,\"z\":1000.0000000000001}");
+    free(s);
+    /* a bare number, and numbers beside strings that look like numbers */
+    s = canonical_exact("  3.14159265358979323846 ");
+    assert_string_equal(s, "3.14159265358979323846");
+    free(s);
+    s = canonical_exact("[\"1.50\", 1.50, \"-\\\"2\", -2]");
+    assert_string_equal(s, "[\"1.50\",1.50,\"-\\\"2\",-2]");
+    free(s);
+}
+
+/* The issue's case: two amounts that differ past the 15th digit are two payloads. */
+static void test_numbers_past_15_digits_differ(void **state)
+{
+    (void)state;
+    char *a = canonical_exact("{\"amount\":1000.0000000000001}"), *b = canonical_exact("{\"amount\":1000.0000000000002}");
+    assert_string_not_equal(a, b);
+    assert_string_equal(a, "{\"amount\":1000.0000000000001}");
+    free(a);
+    free(b);
+    /* without the numbers' text, jansson's 15 digits: the same (what records held before) */
+    assert_same_hash("{\"amount\":1000.0000000000001}", "{\"amount\":1000.0000000000002}");
+}
+
+/* A part of the tree keeps its numbers too; a number changed or added after parsing is
+ * written as jansson writes it. */
+static void test_lexemes_follow_the_nodes(void **state)
+{
+    (void)state;
+    const char *text = "{\"items\": [{\"v\": 1.10, \"w\": 7}, {\"v\": 2.20}]}";
+    json_t *v;
+    struct jsonutil_numbers *nums;
+    struct jsonutil_error err;
+    assert_int_equal(jsonutil_parse_strict(text, strlen(text), &v, &nums, &err), IH_OK);
+    json_t *item = json_array_get(json_object_get(v, "items"), 0);
+    json_object_set_new(item, "pan", json_string("4111********1111"));
+    char *out;
+    size_t len;
+    assert_int_equal(jsonutil_canonical(item, nums, 0, &out, &len), IH_OK);
+    assert_string_equal(out, "{\"pan\":\"4111********1111\",\"v\":1.10,\"w\":7}");
+    free(out);
+    json_real_set(json_object_get(item, "v"), 3.5);
+    json_object_set_new(item, "x", json_real(0.25));
+    assert_int_equal(jsonutil_canonical(item, nums, 0, &out, &len), IH_OK);
+    assert_string_equal(out, "{\"pan\":\"4111********1111\",\"v\":3.5,\"w\":7,\"x\":0.25}");
+    free(out);
+    json_decref(v);
+    jsonutil_numbers_free(nums);
+}
+
+/* Without the numbers' text the writer is jansson's own SORT_KEYS | COMPACT output, byte for
+ * byte, escapes included: a record stored before keeps its hash. */
+static void test_writer_is_jansson_without_lexemes(void **state)
+{
+    (void)state;
+    const char *docs[] = {
+        "{\"s\":\"\\u0001\\u001f\\\"\\\\/\\b\\f\\n\\r\\t \\u007f \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\",\"\\u0002k\":[]}",
+        "[1, -2, 3.5, 1e300, -0.000001, 123456.789, true, false, null, {}, [], \"\"]",
+        "{\"b\":{\"d\":[{\"z\":1,\"a\":2}],\"c\":\"x\"},\"a\":0.1,\"B\":6.1,\"_\":null}",
+        "\"just a string\"", "42", "1.5",
+    };
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        json_t *v = tu_json(docs[i]);
+        char *ours, *theirs = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+        size_t len;
+        assert_int_equal(jsonutil_canonical(v, NULL, 0, &ours, &len), IH_OK);
+        assert_string_equal(ours, theirs);
+        free(ours);
+        free(theirs);
+        json_decref(v);
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_canonical_decimals),
+        cmocka_unit_test(test_canonical_keeps_numbers_as_written),
+        cmocka_unit_test(test_numbers_past_15_digits_differ),
+        cmocka_unit_test(test_lexemes_follow_the_nodes),
+        cmocka_unit_test(test_writer_is_jansson_without_lexemes),
         cmocka_unit_test(test_parse_accepts_a_document),
         cmocka_unit_test(test_parse_reads_only_len_bytes),
         cmocka_unit_test(test_duplicate_keys_refused),
