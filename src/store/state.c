@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "sqlite/internal.h"
 #include "issuerhook/log.h"
 #include "issuerhook/writer.h"
 

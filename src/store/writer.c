@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "internal.h"
+#include "sqlite/internal.h"
 #include "issuerhook/log.h"
 #include "issuerhook/metrics.h"
 #include "issuerhook/writer.h"
