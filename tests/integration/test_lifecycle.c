@@ -44,8 +44,8 @@ static void test_migrate_command_and_newer_database(void **state)
     struct daemon d = {0};
     snprintf(d.db, sizeof(d.db), "%s/sub/x.db", dir);
     assert_int_equal(db_scalar(&d, "SELECT max(version) FROM schema_migrations"),
-                     migrations_embedded[migrations_embedded_count - 1].version);
-    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM schema_migrations"), (long long)migrations_embedded_count);
+                     migrations_sqlite[migrations_sqlite_count - 1].version);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM schema_migrations"), (long long)migrations_sqlite_count);
     assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 0);
     /* a database written by a newer issuerhookd is refused, clearly */
     sqlite3 *db;

@@ -28,9 +28,11 @@ for f in usr/sbin/issuerhookd usr/lib/systemd/system/issuerhookd.service usr/lib
   [ -s "$root/$f" ] || fail "/$f is not installed"
 done
 [ -x "$root/usr/sbin/issuerhookd" ] || fail "/usr/sbin/issuerhookd is not executable"
-want=$(find "$src/migrations" -name '*.sql' | wc -l)
-got=$(find "$root/usr/share/issuerhook/migrations" -name '*.sql' | wc -l)
-[ "$want" -eq "$got" ] || fail "$got of $want migrations installed"
+# every backend's migrations, each in its folder (migrations/sqlite/NNNN_*.sql, ...)
+want=$(cd "$src/migrations" && find . -name '*.sql' | sort)
+got=$(cd "$root/usr/share/issuerhook/migrations" && find . -name '*.sql' | sort)
+[ -n "$want" ] || fail "no migrations in $src/migrations"
+[ "$want" = "$got" ] || fail "installed migrations differ: want $(echo "$want" | tr '\n' ' ')got $(echo "$got" | tr '\n' ' ')"
 unit=$root/usr/lib/systemd/system/issuerhookd.service
 # the installed binary needs nothing from the source tree or its working directory
 (cd / && "$root/usr/sbin/issuerhookd" version) | grep -q '^issuerhookd ' || fail "the installed binary does not run from /"
