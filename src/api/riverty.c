@@ -156,7 +156,7 @@ void riverty_post_event(struct request *r, struct app *app)
         rc = jsonutil_canonical_hash(root, len + 64, ev->hash, &ev->payload, &ev->payload_len);
         if (rc == IH_OK) {
             key_of(account, root, ev->hash, ev->key);
-            ev->job.apply = events_apply;
+            ev->job.kind = WRITER_JOB_EVENT;
             ev->job.done = on_stored;
             ev->source = SOURCE;
             snprintf(ev->tracing_id, sizeof(ev->tracing_id), "%s", request_tracing_id(r));

@@ -300,6 +300,20 @@ long long db_scalar(const struct daemon *d, const char *sql)
     return v;
 }
 
+bool watermark_seq(const char *wm, int64_t *seq)
+{
+    struct feed_pos p;
+    if (!feedparams_watermark_decode(wm, &p) || p.a != 0)
+        return false;
+    *seq = p.b;
+    return true;
+}
+
+void watermark_at(int64_t seq, char out[FEED_TOKEN_MAX])
+{
+    feedparams_watermark_encode((struct feed_pos){0, seq}, out);
+}
+
 double metric_value(const struct daemon *d, const char *sample)
 {
     struct http_resp r;

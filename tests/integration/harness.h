@@ -5,7 +5,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+#include "issuerhook/feedparams.h"
 
 /* The secrets of the keys every test daemon is configured with. */
 #define KEY_FULL "test-key-full"       /* amiko:events */
@@ -51,6 +54,11 @@ void http_resp_free(struct http_resp *r);
 
 /* A scalar from the daemon's database (opened read-only), -1 on error. */
 long long db_scalar(const struct daemon *d, const char *sql);
+/* The record seq a watermark stands at (SQLite's positions are {0, seq}); false when it
+ * is none. */
+bool watermark_seq(const char *wm, int64_t *seq);
+/* The watermark that stands at seq. */
+void watermark_at(int64_t seq, char out[FEED_TOKEN_MAX]);
 /* The value of a Prometheus sample line (exact "name{labels}"), -1 when absent. */
 double metric_value(const struct daemon *d, const char *sample);
 

@@ -393,7 +393,7 @@ static void test_every_source_read_back(void **state)
     assert_string_equal(jstr(j, "endsAt"), t);
     /* the new watermark is the last item */
     int64_t wm;
-    assert_true(feedparams_watermark_decode(jstr(j, "watermark"), &wm));
+    assert_true(watermark_seq(jstr(j, "watermark"), &wm));
     assert_int_equal(wm, prev);
     assert_int_equal(wm, max_seq());
     json_decref(j);
@@ -401,7 +401,7 @@ static void test_every_source_read_back(void **state)
     /* polling again from it: nothing new */
     snprintf(q, sizeof(q), "/banking/recentEventHistory");
     char w[FEED_TOKEN_MAX];
-    feedparams_watermark_encode(wm, w);
+    watermark_at(wm, w);
     add_param(q, sizeof(q), "watermark", w);
     j = get_ok(q);
     assert_int_equal(json_array_size(json_object_get(j, "items")), 0);
@@ -549,7 +549,7 @@ static void *poller_main(void *arg)
         }
         /* the watermark is the last item's position, or unchanged */
         int64_t w;
-        if (!feedparams_watermark_decode(wm, &w) || (n && w != p->last_seq)) {
+        if (!watermark_seq(wm, &w) || (n && w != p->last_seq)) {
             p->order_errors++;
             poll_error(p, "watermark %s after seq %lld", wm, p->last_seq);
         }
@@ -584,7 +584,7 @@ static void test_poller_sees_every_acknowledged_event_once(void **state)
     struct poller p = {0};
     end_watermark(p.watermark);
     int64_t start;
-    assert_true(feedparams_watermark_decode(p.watermark, &start));
+    assert_true(watermark_seq(p.watermark, &start));
     p.last_seq = start;
 
     pthread_t poller, writers[WRITERS];
@@ -623,7 +623,7 @@ static void test_poller_sees_every_acknowledged_event_once(void **state)
     assert_true(p.polls >= TOTAL / POLL_LIMIT);
     /* and the poller ended where the store ends */
     int64_t end;
-    assert_true(feedparams_watermark_decode(p.watermark, &end));
+    assert_true(watermark_seq(p.watermark, &end));
     assert_int_equal(end, max_seq());
     char sql[200];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM records WHERE seq > %lld AND source = 'amiko.event'",
@@ -914,7 +914,7 @@ static size_t count_items(const char *query, const char *want_type, const char *
         if (!more) {
             /* a filtered scan still ends at the end of the store */
             int64_t w;
-            assert_true(feedparams_watermark_decode(wm, &w));
+            assert_true(watermark_seq(wm, &w));
             assert_int_equal(w, max_seq());
             return total;
         }

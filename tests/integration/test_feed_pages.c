@@ -185,7 +185,7 @@ static void test_watermark_pages_cut_by_bytes(void **state)
         check_page(j, len, seen, &count, &prev, !more);
         size_t n = json_array_size(json_object_get(j, "items"));
         int64_t at;
-        assert_true(feedparams_watermark_decode(jstr(j, "watermark"), &at));
+        assert_true(watermark_seq(jstr(j, "watermark"), &at));
         if (n)
             assert_int_equal(at, prev); /* the watermark is the last item */
         snprintf(wm, sizeof(wm), "%s", jstr(j, "watermark"));
@@ -389,7 +389,7 @@ static void test_failed_page_is_never_whole(void **state)
     double store0 = metric_value(&D, "issuerhook_feed_reads_refused_total{reason=\"store\"}");
     double aborted0 = metric_value(&D, "issuerhook_feed_reads_refused_total{reason=\"aborted\"}");
     char wm[FEED_TOKEN_MAX], path[256];
-    feedparams_watermark_encode(top + 1000, wm);
+    watermark_at(top + 1000, wm);
     snprintf(path, sizeof(path), "/banking/recentEventHistory?watermark=%s", wm);
     struct http_resp r;
     assert_true(http_get(&D, path, READER, &r));
@@ -399,7 +399,7 @@ static void test_failed_page_is_never_whole(void **state)
     assert_true(metric_value(&D, "issuerhook_feed_reads_refused_total{reason=\"store\"}") >= (store0 < 0 ? 0 : store0) + 1);
 
     /* the filler and the bogus row are past the first scan of 1,000 rows */
-    feedparams_watermark_encode(top, wm);
+    watermark_at(top, wm);
     snprintf(path, sizeof(path), "/banking/recentEventHistory?watermark=%s&category=bookings", wm);
     size_t len;
     char *raw = raw_get(path, &len);

@@ -1,35 +1,10 @@
+/* Bookings on SQLite: a request and its pending row, a result with the state change,
+ * the result's record and the callback's outbox row in one job, and the reads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-#include "issuerhook/bookings.h"
-
-static const char *const status_names[] = {"pending", "completed", "failed"};
-
-const char *booking_status_name(enum booking_status s)
-{
-    return status_names[s];
-}
-
-bool booking_status_parse(const char *s, enum booking_status *out)
-{
-    for (int i = 0; i < 3; i++) {
-        if (s && strcmp(s, status_names[i]) == 0) {
-            *out = (enum booking_status)i;
-            return true;
-        }
-    }
-    return false;
-}
-
-void booking_state_clear(struct booking_state *s)
-{
-    free(s->issuer_booking_id);
-    free(s->failure_reason);
-    free(s->failure_code);
-    s->issuer_booking_id = s->failure_reason = s->failure_code = NULL;
-}
 
 static char *col_dup(sqlite3_stmt *st, int i)
 {
@@ -70,10 +45,9 @@ static const char SQL_OUTBOX[] =
     "INSERT INTO outbox (amiko_booking_id, body, tracing_id, next_attempt_at, created_at)"
     " VALUES (?1, ?2, ?3, ?4, ?4)";
 
-ih_status bookings_apply_request(struct writer_txn *t, struct writer_job *job)
+ih_status sqlite_booking_request_apply(struct writer_txn *t, struct booking_request_job *b)
 {
-    struct booking_request_job *b = (struct booking_request_job *)job;
-    ih_status rc = events_apply(t, &b->ev.job);
+    ih_status rc = sqlite_events_apply(t, &b->ev);
     if (rc != IH_OK || b->ev.outcome == EVENTS_CONFLICT)
         return rc;
     snprintf(b->state.id, sizeof(b->state.id), "%.36s", b->ev.key);
@@ -99,9 +73,8 @@ ih_status bookings_apply_request(struct writer_txn *t, struct writer_job *job)
     return read_state(st, 0, &b->state);
 }
 
-ih_status bookings_apply_result(struct writer_txn *t, struct writer_job *job)
+ih_status sqlite_booking_result_apply(struct writer_txn *t, struct booking_result_job *r)
 {
-    struct booking_result_job *r = (struct booking_result_job *)job;
     const char *id = r->rec.key;
     sqlite3_stmt *st = txn_stmt(t, SQL_STATE);
     if (!st)
@@ -127,7 +100,7 @@ ih_status bookings_apply_result(struct writer_txn *t, struct writer_job *job)
             return IH_OK;
         }
         r->outcome = BOOKING_RESULT_SAME;
-        return events_apply(t, &r->rec.job); /* counts the duplicate on the result's record */
+        return sqlite_events_apply(t, &r->rec); /* counts the duplicate on the result's record */
     }
     char tracing[EVENTS_TRACING_MAX + 1];
     snprintf(tracing, sizeof(tracing), "%s", (const char *)sqlite3_column_text(st, 5));
@@ -143,7 +116,7 @@ ih_status bookings_apply_result(struct writer_txn *t, struct writer_job *job)
     sqlite3_bind_int64(st, 7, r->rec.received_ms);
     if (sqlite3_step(st) != SQLITE_DONE)
         return db_fail(t->conn);
-    if ((rc = events_apply(t, &r->rec.job)) != IH_OK)
+    if ((rc = sqlite_events_apply(t, &r->rec)) != IH_OK)
         return rc;
     if (r->rec.outcome != EVENTS_INSERTED)
         return IH_EIO; /* a result record without a result: inconsistent, refuse */
@@ -162,25 +135,6 @@ ih_status bookings_apply_result(struct writer_txn *t, struct writer_job *job)
     r->state.failure_reason = r->failure_reason ? strdup(r->failure_reason) : NULL;
     r->state.failure_code = r->failure_code ? strdup(r->failure_code) : NULL;
     return IH_OK;
-}
-
-void booking_result_job_clear(struct booking_result_job *j)
-{
-    events_clear(&j->rec);
-    free(j->issuer_booking_id);
-    free(j->failure_reason);
-    free(j->failure_code);
-    free(j->callback_body);
-    j->issuer_booking_id = j->failure_reason = j->failure_code = j->callback_body = NULL;
-    booking_state_clear(&j->state);
-}
-
-void booking_view_clear(struct booking_view *v)
-{
-    booking_state_clear(&v->state);
-    free(v->request);
-    free(v->last_error);
-    v->request = v->last_error = NULL;
 }
 
 /* bookings b, its request record r, its latest callback o */
@@ -217,8 +171,9 @@ static ih_status read_view(sqlite3_stmt *st, struct booking_view *v)
     return rc;
 }
 
-ih_status bookings_get(struct db *db, const char *id, struct booking_view *out)
+ih_status sqlite_bookings_get(struct store *s, const char *id, struct booking_view *out)
 {
+    struct db *db = db_of(s);
     sqlite3 *c = db_read_acquire(db);
     sqlite3_stmt *st = NULL;
     ih_status rc;
@@ -237,9 +192,10 @@ done:
     return rc;
 }
 
-ih_status bookings_list(struct db *db, enum booking_status s, int64_t after, size_t max, struct booking_view **out,
-                        size_t *n)
+ih_status sqlite_bookings_list(struct store *s, enum booking_status status, int64_t after, size_t max,
+                               struct booking_view **out, size_t *n)
 {
+    struct db *db = db_of(s);
     *out = NULL;
     *n = 0;
     struct booking_view *v = calloc(max ? max : 1, sizeof(*v));
@@ -257,7 +213,7 @@ ih_status bookings_list(struct db *db, enum booking_status s, int64_t after, siz
         rc = db_fail(c);
         goto done;
     }
-    sqlite3_bind_text(st, 1, booking_status_name(s), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, booking_status_name(status), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, after);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
     int sr = SQLITE_DONE;

@@ -1,8 +1,8 @@
-#include <stdlib.h>
-#include <string.h>
+/* A card activity batch on SQLite: every item a record plus its tokens, and the
+ * Idempotency-Key's answer, all in the job's savepoint (all or nothing). */
+#include <stdbool.h>
 
 #include "internal.h"
-#include "issuerhook/cards.h"
 
 static const char SQL_IDEM_GET[] =
     "SELECT request_sha256, status, body FROM idempotency_keys WHERE scope = ?1 AND key = ?2";
@@ -26,7 +26,7 @@ static ih_status idem_lookup(struct writer_txn *t, struct card_batch_job *b, boo
 
 static ih_status store_item(struct writer_txn *t, struct card_batch_job *b, struct card_item *it)
 {
-    ih_status rc = events_apply(t, &it->ev.job);
+    ih_status rc = sqlite_events_apply(t, &it->ev);
     if (rc != IH_OK)
         return rc;
     if (it->ev.outcome == EVENTS_REPLAY) {
@@ -51,9 +51,8 @@ static ih_status store_item(struct writer_txn *t, struct card_batch_job *b, stru
     return IH_OK;
 }
 
-ih_status cards_apply_batch(struct writer_txn *t, struct writer_job *job)
+ih_status sqlite_card_batch_apply(struct writer_txn *t, struct card_batch_job *b)
 {
-    struct card_batch_job *b = (struct card_batch_job *)job;
     ih_status rc;
     bool seen = false;
     b->inserted = b->duplicates = 0;
@@ -77,18 +76,4 @@ ih_status cards_apply_batch(struct writer_txn *t, struct writer_job *job)
     sqlite3_bind_text(st, 5, b->response ? b->response : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, b->n ? b->items[0].ev.received_ms : 0);
     return sqlite3_step(st) == SQLITE_DONE ? IH_OK : db_fail(t->conn);
-}
-
-void card_batch_clear(struct card_batch_job *j)
-{
-    for (size_t i = 0; j->items && i < j->n; i++)
-        events_clear(&j->items[i].ev);
-    if (j->items)
-        crypto_wipe(j->items, j->n * sizeof(*j->items));
-    free(j->items);
-    free(j->response);
-    free(j->stored_response);
-    j->items = NULL;
-    j->response = j->stored_response = NULL;
-    j->n = 0;
 }

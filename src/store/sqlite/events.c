@@ -1,9 +1,8 @@
-#include <stdlib.h>
-#include <string.h>
+/* A store_event inside the writer's transaction: insert-or-find by (source, idem_key),
+ * replay vs conflict by the payload's hash, a domain event's serial against its entity's. */
+#include <stdbool.h>
 
 #include "internal.h"
-#include "issuerhook/events.h"
-#include "issuerhook/metrics.h"
 
 static const char SQL_FIND[] =
     "SELECT payload_sha256, response_status, response_body FROM records WHERE source = ?1 AND idem_key = ?2";
@@ -107,9 +106,8 @@ static ih_status insert(struct writer_txn *t, struct store_event *ev, bool *inse
     return IH_OK;
 }
 
-ih_status events_apply(struct writer_txn *t, struct writer_job *job)
+ih_status sqlite_events_apply(struct writer_txn *t, struct store_event *ev)
 {
-    struct store_event *ev = (struct store_event *)job;
     bool found = false, inserted = false;
     ih_status rc;
     if (!ev->has_serial) {
@@ -124,15 +122,4 @@ ih_status events_apply(struct writer_txn *t, struct writer_job *job)
     if ((rc = track_serial(t, ev)) != IH_OK)
         return rc;
     return insert(t, ev, &inserted);
-}
-
-void events_clear(struct store_event *ev)
-{
-    free(ev->type);
-    free(ev->payload);
-    free(ev->response);
-    free(ev->entity_type);
-    free(ev->entity_id);
-    free(ev->stored_response);
-    ev->type = ev->payload = ev->response = ev->entity_type = ev->entity_id = ev->stored_response = NULL;
 }

@@ -1,8 +1,9 @@
+/* The feed on SQLite: rows in commit order above a position, or in occurredAt order
+ * with a keyset cursor, each scan in one read transaction on the feed's share of the pool. */
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
-#include "issuerhook/feed.h"
 
 #define ROW_COLUMNS "seq, source, type, tracing_id, payload, coalesce(occurred_at, received_at)"
 #define WHEN "coalesce(occurred_at, received_at)"
@@ -10,6 +11,7 @@
 static void row_of(sqlite3_stmt *st, struct feed_row *r)
 {
     r->seq = sqlite3_column_int64(st, 0);
+    r->pos = (struct feed_pos){0, r->seq};
     r->source = (const char *)sqlite3_column_text(st, 1);
     r->type = (const char *)sqlite3_column_text(st, 2);
     r->tracing_id = (const char *)sqlite3_column_text(st, 3);
@@ -123,20 +125,30 @@ done:
     return rc;
 }
 
-ih_status feed_scan_commit_order(struct db *db, int64_t after, size_t scan_max, feed_row_fn fn, void *arg,
-                                 struct feed_scan_result *out)
+/* Positions are {0, seq}: one with a is another backend's. */
+bool sqlite_feed_pos_valid(const struct store *store, struct feed_pos p)
+{
+    (void)store;
+    return p.a == 0 && p.b >= 0;
+}
+
+/* seq is INTEGER PRIMARY KEY and one thread commits: seq order is commit order. */
+ih_status sqlite_feed_scan_commit_order(struct store *store, struct feed_pos after, size_t scan_max, feed_row_fn fn,
+                                        void *arg, struct feed_scan_result *out)
 {
     struct scan s = {.rows_sql = "SELECT " ROW_COLUMNS " FROM records WHERE seq > ?2 ORDER BY seq LIMIT ?1",
                      .more_sql = "SELECT 1 FROM records WHERE seq > ?2 LIMIT 1",
-                     .binds = {after},
+                     .binds = {after.b},
                      .at = {2},
                      .nbinds = 1};
-    out->last_seq = after;
-    return run(db, &s, scan_max, fn, arg, &out->last_seq, NULL, &out->more);
+    int64_t last = after.b;
+    ih_status rc = run(db_of(store), &s, scan_max, fn, arg, &last, NULL, &out->more);
+    out->last = (struct feed_pos){0, last};
+    return rc;
 }
 
-ih_status feed_scan_time_order(struct db *db, const struct feed_time_query *q, size_t scan_max, feed_row_fn fn,
-                               void *arg, struct feed_time_result *out)
+ih_status sqlite_feed_scan_time_order(struct store *store, const struct feed_time_query *q, size_t scan_max,
+                                      feed_row_fn fn, void *arg, struct feed_time_result *out)
 {
     /* ?2 from, ?3 to, ?4/?5 cursor; absent bounds are wide open */
     const char *order = q->desc ? "DESC" : "ASC", *after = q->desc ? "<" : ">";
@@ -160,7 +172,7 @@ ih_status feed_scan_time_order(struct db *db, const struct feed_time_query *q, s
     const int64_t before_all = q->desc ? INT64_MAX : INT64_MIN;
     out->last_ms = q->has_cursor ? q->cur_ms : before_all;
     out->last_seq = q->has_cursor ? q->cur_seq : before_all;
-    ih_status rc = run(db, &s, scan_max, fn, arg, &out->last_seq, &out->last_ms, &out->more);
+    ih_status rc = run(db_of(store), &s, scan_max, fn, arg, &out->last_seq, &out->last_ms, &out->more);
     if (!q->has_cursor && out->last_seq == before_all) { /* no row taken */
         out->last_ms = q->cur_ms;
         out->last_seq = q->cur_seq;

@@ -1,16 +1,10 @@
+/* The callback outbox on SQLite: due rows, counts, and a delivery attempt's mark. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-#include "issuerhook/outbox.h"
-
-void outbox_item_clear(struct outbox_item *it)
-{
-    free(it->body);
-    it->body = NULL;
-}
 
 static bool skipped(int64_t id, const int64_t *skip, size_t n)
 {
@@ -20,9 +14,10 @@ static bool skipped(int64_t id, const int64_t *skip, size_t n)
     return false;
 }
 
-ih_status outbox_due(struct db *db, int64_t now_ms, const int64_t *skip, size_t nskip, struct outbox_item *out,
-                     size_t max, size_t *n)
+ih_status sqlite_outbox_due(struct store *s, int64_t now_ms, const int64_t *skip, size_t nskip,
+                            struct outbox_item *out, size_t max, size_t *n)
 {
+    struct db *db = db_of(s);
     *n = 0;
     sqlite3 *c = db_read_acquire(db);
     sqlite3_stmt *st = NULL;
@@ -62,8 +57,9 @@ done:
     return rc;
 }
 
-ih_status outbox_stats(struct db *db, struct outbox_stats *out)
+ih_status sqlite_outbox_stats(struct store *s, struct outbox_stats *out)
 {
+    struct db *db = db_of(s);
     sqlite3 *c = db_read_acquire(db);
     sqlite3_stmt *st = NULL;
     ih_status rc = IH_OK;
@@ -101,9 +97,8 @@ static const char SQL_DEAD[] =
     "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_status = ?3, last_error = ?4"
     " WHERE id = ?1 AND state = 'pending' AND ?2 IS NOT NULL";
 
-ih_status outbox_apply_mark(struct writer_txn *t, struct writer_job *job)
+ih_status sqlite_outbox_mark_apply(struct writer_txn *t, struct outbox_mark_job *m)
 {
-    struct outbox_mark_job *m = (struct outbox_mark_job *)job;
     const char *sql = m->what == OUTBOX_DELIVERED ? SQL_DELIVERED : m->what == OUTBOX_RETRY ? SQL_RETRY : SQL_DEAD;
     sqlite3_stmt *st = txn_stmt(t, sql);
     if (!st)
