@@ -13,7 +13,6 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -658,26 +657,14 @@ static void post_history_events(void)
 /* The seqs of records with from <= occurred < to, ascending by (occurred, seq). */
 static size_t db_interval(int64_t from, int64_t to, long long *out, size_t cap)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    size_t n = 0;
-    assert_int_equal(sqlite3_open_v2(D.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT seq FROM records WHERE coalesce(occurred_at, received_at) >= ?1 AND "
-                                        "coalesce(occurred_at, received_at) < ?2 ORDER BY "
-                                        "coalesce(occurred_at, received_at), seq",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        assert_true(n < cap);
-        out[n++] = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    char sql[320];
+    snprintf(sql, sizeof(sql),
+             "SELECT seq FROM records WHERE coalesce(occurred_at, received_at) >= %lld AND "
+             "coalesce(occurred_at, received_at) < %lld ORDER BY coalesce(occurred_at, received_at), seq",
+             (long long)from, (long long)to);
+    long n = db_column(&D, sql, out, cap);
+    assert_true(n >= 0);
+    return (size_t)n;
 }
 
 /* Follows nextPage_url from the first page; returns the items' seqs in order, checking

@@ -15,7 +15,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,9 +369,6 @@ static void test_failed_page_is_never_whole(void **state)
 {
     (void)state;
     long long top = db_scalar(&D, "SELECT max(seq) FROM records");
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(D.db, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
     const char *sql =
         "BEGIN;"
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)"
@@ -383,8 +379,7 @@ static void test_failed_page_is_never_whole(void **state)
         " response_status, response_body) VALUES ('no.such_source', 'bogus', zeroblob(32), 'x', 'bogus',"
         " 1710000000000, '{}', 200, '{}');"
         "COMMIT;";
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    assert_true(db_exec(&D, sql));
 
     double store0 = metric_value(&D, "issuerhook_feed_reads_refused_total{reason=\"store\"}");
     double aborted0 = metric_value(&D, "issuerhook_feed_reads_refused_total{reason=\"aborted\"}");
