@@ -88,7 +88,7 @@ const char *db_error_kind(const struct store_error *e)
 }
 
 /* WAL: readers never block the writer. FULL: a commit is on disk before it returns.
- * No automatic checkpoint inside COMMIT: store/checkpoint.c does them on its own
+ * No automatic checkpoint inside COMMIT: checkpoint.c does them on its own
  * connection; a WAL that was reset is cut back to WAL_SIZE_LIMIT. */
 #define WAL_SIZE_LIMIT (4 * 1024 * 1024)
 
