@@ -2,6 +2,7 @@
 #include "issuerhook/envfile.h"
 #include "issuerhook/jwt.h"
 #include "issuerhook/subject.h"
+#include "issuerhook/store.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -417,13 +418,11 @@ ih_status config_env_overrides(const char *file, char *const *env, char ***out, 
     return IH_OK;
 }
 
-/* A database named by a URI ("scheme://...", SQLite's "file:...") or a libpq conninfo
- * ("host=... dbname=...") is not a file path: it is left as it is. */
+/* A database named by a URI ("postgresql://...", SQLite's "file:...") or a libpq
+ * conninfo ("host=... dbname=...") is not a file path: it is left as it is. */
 static bool db_is_file_path(const char *s)
 {
-    size_t word = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_");
-    const char *after = s + word + strspn(s + word, " \t");
-    return !strstr(s, "://") && strncmp(s, "file:", 5) != 0 && !(word > 0 && *after == '=');
+    return store_db_form(s) == STORE_DB_PATH;
 }
 
 /* A relative database path, taken from the working directory now, once: the daemon

@@ -13,11 +13,9 @@
 
 #include "issuerhook/api.h"
 #include "issuerhook/apikey.h"
-#include "issuerhook/backup.h"
 #include "issuerhook/callback.h"
 #include "issuerhook/app.h"
 #include "issuerhook/config.h"
-#include "issuerhook/db.h"
 #include "issuerhook/jwt.h"
 #include "issuerhook/keycheck.h"
 #include "issuerhook/log.h"
@@ -29,6 +27,7 @@
 #include "issuerhook/scope.h"
 #include "issuerhook/tokenize.h"
 #include "issuerhook/server.h"
+#include "issuerhook/store.h"
 #include "issuerhook/version.h"
 #include "issuerhook/writer.h"
 
@@ -77,24 +76,24 @@ static int load(const char *file, struct config **cfg)
     return load_env(file, environ, cfg);
 }
 
-static int open_db(const struct config *cfg, bool serving, struct db **db)
+static int open_db(const struct config *cfg, bool serving, struct store **db)
 {
     char err[640];
-    struct db_options o = {.busy_timeout_ms = cfg->busy_timeout_ms, .max_bytes = cfg->db_max_bytes};
-    if (db_open(cfg->db_path, &o, db, err, sizeof(err)) != IH_OK) {
+    struct store_options o = {.busy_timeout_ms = cfg->busy_timeout_ms, .max_bytes = cfg->db_max_bytes};
+    if (store_open(cfg->db_path, &o, db, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot open the database", "reason", err, NULL);
         return 1;
     }
-    if (!db_writable(*db, err, sizeof(err))) {
+    if (!store_writable(*db, err, sizeof(err))) {
         /* serving: the writer keeps trying; writes answer 503 and /health fails meanwhile */
         log_msg(LOG_ERROR, serving ? "the database cannot take writes yet: serving, writes answer 503 until it can"
                                    : "cannot open the database",
-                "path", cfg->db_path, "reason", err, NULL);
+                "path", store_describe(*db), "reason", err, NULL);
         return serving ? 0 : 1;
     }
     char v[16];
-    snprintf(v, sizeof(v), "%d", db_schema_version(*db));
-    log_msg(LOG_INFO, "database ready", "path", cfg->db_path, "schema_version", v, NULL);
+    snprintf(v, sizeof(v), "%d", store_schema_version(*db));
+    log_msg(LOG_INFO, "database ready", "path", store_describe(*db), "schema_version", v, NULL);
     return 0;
 }
 
@@ -188,7 +187,7 @@ static struct config *reload(const char *file, char *const *env, const struct co
 static int serve(const char *file)
 {
     struct config *cfg = NULL;
-    struct db *db = NULL;
+    struct store *db = NULL;
     struct writer *w = NULL;
     struct server *srv = NULL;
     struct callback *cb = NULL;
@@ -280,7 +279,7 @@ static int serve(const char *file)
     started_ms = (int64_t)time(NULL) * 1000;
     metrics_set_gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.",
                       gauge_start_time, &started_ms);
-    struct app app = {.cfg = cfg, .db = db, .writer = w, .callback = cb, .tokenizer = tk, .ratelimit = rl,
+    struct app app = {.cfg = cfg, .store = db, .writer = w, .callback = cb, .tokenizer = tk, .ratelimit = rl,
                       .started_ms = started_ms};
     if (server_start(srv, &app, api_routes, api_routes_count, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot start the HTTP server", "reason", err, NULL);
@@ -346,7 +345,7 @@ done:
     writer_free(w);
     tokenizer_free(tk);
     ratelimit_free(rl);
-    db_close(db);
+    store_close(db);
     config_free(cfg);
     free(env);
     return ret;
@@ -355,11 +354,11 @@ done:
 static int migrate(const char *file)
 {
     struct config *cfg = NULL;
-    struct db *db = NULL;
+    struct store *db = NULL;
     int ret = load(file, &cfg);
     if (!ret)
         ret = open_db(cfg, false, &db);
-    db_close(db);
+    store_close(db);
     config_free(cfg);
     return ret;
 }
@@ -373,7 +372,7 @@ static int backup(const char *file, const char *dest)
         return ret;
     char err[512];
     struct backup_result r;
-    if (db_backup(cfg->db_path, dest, &r, err, sizeof(err)) != IH_OK) {
+    if (store_backup(cfg->db_path, dest, &r, err, sizeof(err)) != IH_OK) {
         fprintf(stderr, "issuerhookd backup: %s\n", err);
         ret = 1;
     } else {

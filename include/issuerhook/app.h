@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 struct config;
-struct db;
+struct store;
 struct writer;
 struct callback;
 struct tokenizer;
@@ -15,7 +15,7 @@ struct ratelimit;
 
 struct app {
     const struct config *cfg;
-    struct db *db;
+    struct store *store;
     struct writer *writer;
     struct callback *callback; /* NULL when no callback URL is configured */
     struct tokenizer *tokenizer; /* the PAN key */

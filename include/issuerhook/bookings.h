@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "issuerhook/db.h"
 #include "issuerhook/events.h"
+#include "issuerhook/store.h"
 #include "issuerhook/writer.h"
 
 enum booking_status { BOOKING_PENDING, BOOKING_COMPLETED, BOOKING_FAILED };
@@ -23,14 +23,13 @@ struct booking_state {
 };
 void booking_state_clear(struct booking_state *s);
 
-/* POST /bookings: a writer job. ev is the booking's record (source "amiko.booking",
+/* POST /bookings: a writer job (WRITER_JOB_BOOKING_REQUEST). ev is the booking's record (source "amiko.booking",
  * key the amikoBookingId); on insert a pending booking is added; on a replay state is
  * the booking's current state. */
 struct booking_request_job {
-    struct store_event ev; /* first: ev.job.apply = bookings_apply_request */
+    struct store_event ev; /* first: ev.job.kind = WRITER_JOB_BOOKING_REQUEST */
     struct booking_state state; /* out */
 };
-IH_MUST_CHECK ih_status bookings_apply_request(struct writer_txn *t, struct writer_job *job);
 
 enum booking_result_outcome {
     BOOKING_RESULT_APPLIED,   /* pending -> completed/failed, outbox row written */
@@ -39,9 +38,9 @@ enum booking_result_outcome {
     BOOKING_RESULT_NOT_FOUND
 };
 
-/* POST /bookings/{id}/result: a writer job. */
+/* POST /bookings/{id}/result: a writer job (WRITER_JOB_BOOKING_RESULT). */
 struct booking_result_job {
-    struct writer_job job;  /* first: job.apply = bookings_apply_result */
+    struct writer_job job;  /* first: job.kind = WRITER_JOB_BOOKING_RESULT */
     struct store_event rec; /* the result's record (source "amiko.booking_result"); rec.hash
                              * is the canonical result's hash */
     enum booking_status status; /* completed or failed */
@@ -51,7 +50,6 @@ struct booking_result_job {
     enum booking_result_outcome outcome;
     struct booking_state state;
 };
-IH_MUST_CHECK ih_status bookings_apply_result(struct writer_txn *t, struct writer_job *job);
 void booking_result_job_clear(struct booking_result_job *j);
 
 /* A booking as GET /bookings/{id} shows it. */
@@ -69,10 +67,10 @@ struct booking_view {
 };
 void booking_view_clear(struct booking_view *v);
 /* IH_ENOTFOUND when there is no such booking. */
-IH_MUST_CHECK ih_status bookings_get(struct db *db, const char *id, struct booking_view *out);
+IH_MUST_CHECK ih_status bookings_get(struct store *s, const char *id, struct booking_view *out);
 /* Up to max bookings in status st with seq > after, in seq order. Caller frees each
  * view (booking_view_clear) and the array. */
-IH_MUST_CHECK ih_status bookings_list(struct db *db, enum booking_status st, int64_t after, size_t max,
+IH_MUST_CHECK ih_status bookings_list(struct store *s, enum booking_status st, int64_t after, size_t max,
                                       struct booking_view **out, size_t *n);
 
 #endif

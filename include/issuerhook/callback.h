@@ -5,7 +5,7 @@
 #ifndef ISSUERHOOK_CALLBACK_H
 #define ISSUERHOOK_CALLBACK_H
 
-#include "issuerhook/db.h"
+#include "issuerhook/store.h"
 #include "issuerhook/status.h"
 #include "issuerhook/writer.h"
 
@@ -22,7 +22,7 @@ struct callback_options {
 };
 
 /* Starts the dispatcher thread. The options' strings must outlive it. */
-IH_MUST_CHECK ih_status callback_start(struct db *db, struct writer *w, const struct callback_options *o,
+IH_MUST_CHECK ih_status callback_start(struct store *s, struct writer *w, const struct callback_options *o,
                                        struct callback **out);
 /* Something may be due now (a booking left pending). Thread-safe; NULL is a no-op. */
 void callback_notify(struct callback *cb);

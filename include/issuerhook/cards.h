@@ -1,4 +1,4 @@
-/* Storing a card activity batch atomically: one writer job, every item a record
+/* Storing a card activity batch atomically: one writer job (WRITER_JOB_CARD_BATCH), every item a record
  * (deduplicated by the hash of the item with its PAN tokenized) plus its tokens, and
  * the whole request's answer under its Idempotency-Key when one was sent. */
 #ifndef ISSUERHOOK_CARDS_H
@@ -20,7 +20,7 @@ struct card_item {
 enum cards_outcome { CARDS_STORED, CARDS_IDEM_REPLAY, CARDS_IDEM_CONFLICT };
 
 struct card_batch_job {
-    struct writer_job job; /* first: job.apply = cards_apply_batch */
+    struct writer_job job; /* first: job.kind = WRITER_JOB_CARD_BATCH */
     struct card_item *items; /* owned, n of them */
     size_t n;
     bool has_idem;
@@ -35,7 +35,6 @@ struct card_batch_job {
     size_t inserted, duplicates;
 };
 
-IH_MUST_CHECK ih_status cards_apply_batch(struct writer_txn *t, struct writer_job *job);
 /* Frees what the job owns (not the job). */
 void card_batch_clear(struct card_batch_job *j);
 

@@ -1,5 +1,5 @@
-/* Storing received events exactly once. A store_event is a writer job: fill the
- * inputs, submit it, and read the outcome in done. */
+/* Storing received events exactly once. A store_event is a writer job
+ * (WRITER_JOB_EVENT): fill the inputs, submit it, and read the outcome in done. */
 #ifndef ISSUERHOOK_EVENTS_H
 #define ISSUERHOOK_EVENTS_H
 
@@ -20,7 +20,7 @@ enum events_outcome {
 enum events_serial_note { EVENTS_SERIAL_NONE = 0, EVENTS_SERIAL_STALE, EVENTS_SERIAL_GAP };
 
 struct store_event {
-    struct writer_job job; /* first: job.apply = events_apply; job.done is the caller's */
+    struct writer_job job; /* first: job.kind = WRITER_JOB_EVENT; job.done is the caller's */
     /* inputs; strings are owned by the store_event (free with events_clear) */
     const char *source;    /* static, e.g. "amiko.event" */
     char key[EVENTS_KEY_MAX + 1];
@@ -45,8 +45,6 @@ struct store_event {
     int64_t seq;
 };
 
-/* The writer job's apply function for a store_event. */
-IH_MUST_CHECK ih_status events_apply(struct writer_txn *txn, struct writer_job *job);
 /* Frees the owned strings (not the struct itself). */
 void events_clear(struct store_event *ev);
 

@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "issuerhook/db.h"
 #include "issuerhook/feed.h"
 #include "issuerhook/feedparams.h"
 #include "issuerhook/status.h"
@@ -31,7 +30,8 @@ struct feedpage_filters {
 struct feedpage_end {
     size_t n;                 /* items */
     bool more;                /* rows exist after the last one read */
-    int64_t last_seq, last_ms; /* the position after the page (watermark, cursor) */
+    struct feed_pos last_pos; /* commit order: the position after the page (its watermark) */
+    int64_t last_seq, last_ms; /* time order: the cursor after the page */
     int64_t min_ms, max_ms;   /* the items' occurredAt span (n > 0) */
 };
 /* The members after "items", as the text of a JSON object ("{...}", malloc'ed; NULL:
@@ -40,7 +40,7 @@ typedef char *(*feedpage_tail_fn)(const struct feedpage_end *end, void *arg);
 
 struct feedpage_spec {
     bool time_order;
-    int64_t after;               /* commit order: the seq to go on after */
+    struct feed_pos after;       /* commit order: the position to go on after */
     struct feed_time_query time; /* time order */
     size_t limit, scan_max, page_bytes;
     struct feedpage_filters filters;
@@ -53,7 +53,7 @@ struct feedpage;
 
 /* Starts the page and reads its first scan now, so that a store that cannot be read is
  * still answered 503. Takes spec->tail_arg (also on failure). Caller owns *out. */
-IH_MUST_CHECK ih_status feedpage_open(struct db *db, const struct feedpage_spec *spec, struct feedpage **out);
+IH_MUST_CHECK ih_status feedpage_open(struct store *s, const struct feedpage_spec *spec, struct feedpage **out);
 /* The next 1..max bytes of the page's text into buf: their count, 0 at the end, -1 on a
  * failure (logged) — a request_read_fn. */
 long feedpage_read(void *page, char *buf, size_t max);

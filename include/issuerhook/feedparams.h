@@ -8,13 +8,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "issuerhook/feed.h"
 
 #define FEED_TOKEN_MAX 64
 
-/* A watermark is a position in commit order ("w1.<seq, base 36>"), never a time. */
-void feedparams_watermark_encode(int64_t seq, char out[FEED_TOKEN_MAX]);
-/* "" is position 0 (the start of the retained history). */
-bool feedparams_watermark_decode(const char *s, int64_t *seq);
+/* A watermark is a position in commit order, never a time: "w1.<b, base 36>" for
+ * {0, b} (SQLite's positions), "w2.<a>.<b>" when a > 0. */
+void feedparams_watermark_encode(struct feed_pos p, char out[FEED_TOKEN_MAX]);
+/* "" is {0, 0} (the start of the retained history). */
+bool feedparams_watermark_decode(const char *s, struct feed_pos *p);
 
 /* An eventHistory page cursor: the sort key of the next item ("c1.<ms>.<seq>"). */
 void feedparams_cursor_encode(int64_t occurred_ms, int64_t seq, char out[FEED_TOKEN_MAX]);

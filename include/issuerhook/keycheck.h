@@ -22,7 +22,7 @@
 #include "issuerhook/tokenize.h"
 
 struct config;
-struct db;
+struct store;
 
 struct keycheck_record {
     char key_id[TOKENIZE_KEY_ID_LEN + 1];
@@ -53,12 +53,11 @@ IH_MUST_CHECK ih_status keycheck_verify(const struct tokenizer *t, const struct 
  * loaded, *pending is set and err says why: the writer must then run keycheck_gate
  * before it writes anything. A key the database does not know is refused
  * (IH_ECONFLICT). Caller owns *out. */
-IH_MUST_CHECK ih_status keycheck_open(const struct config *cfg, struct db *db, struct tokenizer **out, bool *pending,
+IH_MUST_CHECK ih_status keycheck_open(const struct config *cfg, struct store *db, struct tokenizer **out, bool *pending,
                                       char *err, size_t errlen);
 
-/* writer_options.gate for a pending check: arg is the tokenizer. */
-struct writer_txn;
-IH_MUST_CHECK ih_status keycheck_gate(void *arg, struct writer_txn *txn, char *why, size_t whylen);
+/* writer_options.gate for a pending check: arg is the tokenizer, ks the writer's side. */
+IH_MUST_CHECK ih_status keycheck_gate(void *arg, const struct keycheck_store *ks, char *why, size_t whylen);
 
 /* Only loads the keys, as keycheck_open does. Caller owns *out. */
 IH_MUST_CHECK ih_status keycheck_load(const struct config *cfg, struct tokenizer **out, char *err, size_t errlen);

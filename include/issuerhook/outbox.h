@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "issuerhook/db.h"
+#include "issuerhook/store.h"
 #include "issuerhook/writer.h"
 
 struct outbox_item {
@@ -18,20 +18,20 @@ struct outbox_item {
 void outbox_item_clear(struct outbox_item *it);
 
 /* Up to max pending items due at now_ms, oldest first, leaving out the ids in skip. */
-IH_MUST_CHECK ih_status outbox_due(struct db *db, int64_t now_ms, const int64_t *skip, size_t nskip,
+IH_MUST_CHECK ih_status outbox_due(struct store *s, int64_t now_ms, const int64_t *skip, size_t nskip,
                                    struct outbox_item *out, size_t max, size_t *n);
 
 struct outbox_stats {
     long pending, dead, delivered;
     int64_t next_due; /* earliest next_attempt_at of a pending item; -1 when none */
 };
-IH_MUST_CHECK ih_status outbox_stats(struct db *db, struct outbox_stats *out);
+IH_MUST_CHECK ih_status outbox_stats(struct store *s, struct outbox_stats *out);
 
 enum outbox_mark { OUTBOX_DELIVERED, OUTBOX_RETRY, OUTBOX_DEAD };
 
-/* A writer job recording one delivery attempt. */
+/* A writer job (WRITER_JOB_OUTBOX_MARK) recording one delivery attempt. */
 struct outbox_mark_job {
-    struct writer_job job; /* first: job.apply = outbox_apply_mark */
+    struct writer_job job; /* first: job.kind = WRITER_JOB_OUTBOX_MARK */
     int64_t id;
     enum outbox_mark what;
     int64_t at_ms;      /* when the attempt ended */
@@ -39,6 +39,5 @@ struct outbox_mark_job {
     long http_status;   /* 0: no answer */
     char error[200];    /* "" when none */
 };
-IH_MUST_CHECK ih_status outbox_apply_mark(struct writer_txn *t, struct writer_job *job);
 
 #endif

@@ -105,7 +105,7 @@ static ih_status map_event(const struct amiko_kind *k, const json_t *root, const
     const json_t *event = json_object_get(root, "event");
     const char *event_id = json_string_value(json_object_get(header, "eventId"));
     ih_status rc;
-    ev->job.apply = events_apply;
+    ev->job.kind = WRITER_JOB_EVENT;
     ev->source = k->source;
     for (size_t i = 0; i <= 36; i++) /* UUIDs compare case-insensitively */
         ev->key[i] = (char)tolower((unsigned char)event_id[i]);

@@ -167,7 +167,7 @@ void booking_post(struct request *r, struct app *app)
         respond_unavailable(r, DIALECT_AMIKO, app->cfg->retry_after_s);
         return;
     }
-    c->job.ev.job.apply = bookings_apply_request;
+    c->job.ev.job.kind = WRITER_JOB_BOOKING_REQUEST;
     c->job.ev.job.done = on_booking_stored;
     c->req = r;
     c->app = app;
@@ -278,7 +278,7 @@ void booking_post_result(struct request *r, struct app *app)
         respond_unavailable(r, DIALECT_AMIKO, app->cfg->retry_after_s);
         return;
     }
-    c->job.job.apply = bookings_apply_result;
+    c->job.job.kind = WRITER_JOB_BOOKING_RESULT;
     c->job.job.done = on_result_stored;
     c->req = r;
     c->app = app;
@@ -334,7 +334,7 @@ void booking_get(struct request *r, struct app *app)
         bad_booking_id(r);
         return;
     }
-    ih_status rc = bookings_get(app->db, id, &v);
+    ih_status rc = bookings_get(app->store, id, &v);
     if (rc == IH_ENOTFOUND) {
         respond_error(r, DIALECT_AMIKO, 404, "Not Found", "no booking has this amikoBookingId", NULL);
         return;
@@ -384,7 +384,7 @@ void booking_list(struct request *r, struct app *app)
     }
     struct booking_view *v;
     size_t n;
-    if (bookings_list(app->db, st, after, (size_t)limit, &v, &n) != IH_OK) {
+    if (bookings_list(app->store, st, after, (size_t)limit, &v, &n) != IH_OK) {
         respond_read_unavailable(r, DIALECT_AMIKO, app->cfg->retry_after_s);
         return;
     }

@@ -135,7 +135,7 @@ static ih_status map_item(const struct app *app, struct request *r, const char *
     json_object_set_new(item, "pan", json_string(out->pan.masked));
     json_object_del(item, "customerTaxId");
     struct store_event *ev = &out->ev;
-    ev->job.apply = events_apply;
+    ev->job.kind = WRITER_JOB_EVENT;
     ev->source = SOURCE;
     crypto_hex(h, sizeof(h), ev->key);
     memcpy(ev->hash, h, sizeof(h));
@@ -259,7 +259,7 @@ void card_activity_post(struct request *r, struct app *app)
     jsonutil_numbers_free(nums);
     if (!c)
         return;
-    c->job.job.apply = cards_apply_batch;
+    c->job.job.kind = WRITER_JOB_CARD_BATCH;
     c->job.job.done = on_stored;
     c->req = r;
     c->app = app;

@@ -119,7 +119,7 @@ static void serve_page(struct request *r, struct app *app, struct feedpage_spec 
         return;
     }
     struct feedpage *page = NULL;
-    ih_status rc = feedpage_open(app->db, spec, &page);
+    ih_status rc = feedpage_open(app->store, spec, &page);
     if (rc == IH_OK && !(st = malloc(sizeof(*st))))
         rc = IH_ENOMEM;
     if (rc != IH_OK) {
@@ -157,7 +157,7 @@ static char *recent_tail(const struct feedpage_end *e, void *arg)
 {
     (void)arg;
     char next[FEED_TOKEN_MAX];
-    feedparams_watermark_encode(e->last_seq, next);
+    feedparams_watermark_encode(e->last_pos, next);
     json_t *body = json_object();
     add_span(body, e);
     json_object_set_new(body, "watermark", json_string(next));
@@ -169,12 +169,13 @@ void feed_recent(struct request *r, struct app *app)
 {
     const char *wm = request_query(r, "watermark");
     struct feedpage_spec spec = {.tail = recent_tail};
-    if (wm && (strlen(wm) > 256 || !feedparams_watermark_decode(wm, &spec.after))) {
+    if (wm && (strlen(wm) > 256 || !feedparams_watermark_decode(wm, &spec.after) ||
+               !feed_pos_valid(app->store, spec.after))) {
         bad_param(r, "watermark", "must be a watermark this service returned");
         return;
     }
     if (!wm)
-        spec.after = 0; /* the start of the retained history: a ledger must not miss events */
+        spec.after = (struct feed_pos){0, 0}; /* the start of the retained history: a ledger must not miss events */
     if (!parse_limit(r, &spec.limit) || !parse_filters(r, &spec.filters))
         return;
     spec.scan_max = spec.limit ? SCAN_MAX : 0;

@@ -46,7 +46,7 @@ static bool text_add(struct text *t, const char *s, size_t n)
 enum stage { ST_ITEMS, ST_DONE };
 
 struct feedpage {
-    struct db *db;
+    struct store *store;
     struct feedpage_spec spec;
     enum stage stage;
     struct text out;
@@ -177,8 +177,8 @@ static ih_status scan(struct feedpage *p)
     bool more;
     if (!p->spec.time_order) {
         struct feed_scan_result res;
-        rc = feed_scan_commit_order(p->db, p->end.last_seq, rows, take_row, p, &res);
-        p->end.last_seq = res.last_seq;
+        rc = feed_scan_commit_order(p->store, p->end.last_pos, rows, take_row, p, &res);
+        p->end.last_pos = res.last;
         more = res.more;
     } else {
         struct feed_time_query q = p->spec.time;
@@ -187,7 +187,7 @@ static ih_status scan(struct feedpage *p)
         q.cur_seq = p->end.last_seq;
         struct feed_time_result res;
         size_t before = p->scanned;
-        rc = feed_scan_time_order(p->db, &q, rows, take_row, p, &res);
+        rc = feed_scan_time_order(p->store, &q, rows, take_row, p, &res);
         p->end.last_ms = res.last_ms;
         p->end.last_seq = res.last_seq;
         p->has_cursor = p->has_cursor || p->scanned > before;
@@ -228,7 +228,7 @@ static ih_status advance(struct feedpage *p)
     return p->scans_done ? finish(p) : scan(p);
 }
 
-ih_status feedpage_open(struct db *db, const struct feedpage_spec *spec, struct feedpage **out)
+ih_status feedpage_open(struct store *s, const struct feedpage_spec *spec, struct feedpage **out)
 {
     *out = NULL;
     struct feedpage *p = calloc(1, sizeof(*p));
@@ -237,9 +237,10 @@ ih_status feedpage_open(struct db *db, const struct feedpage_spec *spec, struct 
             spec->tail_free(spec->tail_arg);
         return IH_ENOMEM;
     }
-    p->db = db;
+    p->store = s;
     p->spec = *spec;
-    p->end.last_seq = spec->time_order ? spec->time.cur_seq : spec->after;
+    p->end.last_pos = spec->after;
+    p->end.last_seq = spec->time.cur_seq;
     p->end.last_ms = spec->time.cur_ms;
     p->has_cursor = spec->time_order && spec->time.has_cursor;
     ih_status rc = text_add(&p->out, "{\"items\":[", 10) ? scan(p) : IH_ENOMEM;

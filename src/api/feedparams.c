@@ -44,22 +44,39 @@ static bool read_b36(const char **p, int64_t *v)
     return true;
 }
 
-void feedparams_watermark_encode(int64_t seq, char out[FEED_TOKEN_MAX])
+/* "w1.<b>" for {0, b} (every SQLite position: the form ledger workers have stored);
+ * "w2.<a>.<b>" for a > 0 (a backend whose positions need two numbers). One spelling per
+ * position, so that equal watermarks are equal strings. */
+void feedparams_watermark_encode(struct feed_pos p, char out[FEED_TOKEN_MAX])
 {
-    memcpy(out, "w1.", 3);
-    b36(seq < 0 ? 0 : seq, out + 3);
+    if (p.a <= 0) {
+        memcpy(out, "w1.", 3);
+        b36(p.b < 0 ? 0 : p.b, out + 3);
+        return;
+    }
+    size_t n = 3;
+    memcpy(out, "w2.", 3);
+    n += b36(p.a, out + n);
+    out[n++] = '.';
+    b36(p.b < 0 ? 0 : p.b, out + n);
 }
 
-bool feedparams_watermark_decode(const char *s, int64_t *seq)
+bool feedparams_watermark_decode(const char *s, struct feed_pos *p)
 {
-    if (!s || !*s) {
-        *seq = 0;
+    p->a = p->b = 0;
+    if (!s || !*s)
         return true;
-    }
-    if (strncmp(s, "w1.", 3) != 0)
+    const char *q = s + 3;
+    if (strncmp(s, "w1.", 3) == 0)
+        return read_b36(&q, &p->b) && *q == '\0';
+    if (strncmp(s, "w2.", 3) != 0)
         return false;
-    const char *p = s + 3;
-    return read_b36(&p, seq) && *p == '\0';
+    int64_t a = 0, b = 0;
+    if (!read_b36(&q, &a) || a == 0 || *q++ != '.' || !read_b36(&q, &b) || *q != '\0')
+        return false; /* a == 0 is spelt w1 */
+    p->a = a;
+    p->b = b;
+    return true;
 }
 
 void feedparams_cursor_encode(int64_t occurred_ms, int64_t seq, char out[FEED_TOKEN_MAX])

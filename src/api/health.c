@@ -1,7 +1,7 @@
 /* GET /health, per the IETF health-check draft the Amiko seed cites
  * (application/health+json): a real query with its response time and whether the store
- * takes writes, free disk where the database lives, and whether the writer keeps up.
- * 200 pass/warn, 503 fail. */
+ * takes writes ("<backend>:responseTime"), free disk where the database lives (when it
+ * is a local file), and whether the writer keeps up. 200 pass/warn, 503 fail. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +12,9 @@
 #include "issuerhook/api.h"
 #include "issuerhook/app.h"
 #include "issuerhook/config.h"
-#include "issuerhook/db.h"
 #include "issuerhook/metrics.h"
 #include "issuerhook/outbox.h"
+#include "issuerhook/store.h"
 #include "issuerhook/timefmt.h"
 #include "issuerhook/request.h"
 #include "issuerhook/version.h"
@@ -67,11 +67,12 @@ void health_get(struct request *r, struct app *app)
 
     double ms = 0;
     char why[640];
-    bool answered = db_ping(app->db, &ms) == IH_OK, writable = db_writable(app->db, why, sizeof(why));
+    bool answered = store_ping(app->store, &ms) == IH_OK, writable = store_writable(app->store, why, sizeof(why));
     enum hstatus db_st = answered && writable ? H_PASS : H_FAIL;
     double free_bytes = 0;
-    enum hstatus disk_st = H_FAIL;
-    bool measured = disk_free(db_path(app->db), &free_bytes);
+    const char *disk = store_disk_path(app->store); /* NULL: not a local file, no disk check */
+    enum hstatus disk_st = disk ? H_FAIL : H_PASS;
+    bool measured = disk && disk_free(disk, &free_bytes);
     if (measured)
         disk_st = free_bytes < (double)cfg->disk_fail_bytes ? H_FAIL
                   : free_bytes < (double)cfg->disk_warn_bytes ? H_WARN : H_PASS;
@@ -84,7 +85,7 @@ void health_get(struct request *r, struct app *app)
     struct outbox_stats ob;
     enum hstatus cb_st = H_PASS;
     const char *cb_out = NULL;
-    if (outbox_stats(app->db, &ob) != IH_OK) {
+    if (outbox_stats(app->store, &ob) != IH_OK) {
         cb_st = H_WARN;
         cb_out = "cannot read the callback outbox";
     } else if (ob.dead > 0) {
@@ -103,14 +104,17 @@ void health_get(struct request *r, struct app *app)
             overall = all[i];
 
     json_t *checks = json_object();
-    json_object_set_new(checks, "sqlite:responseTime",
+    char db_check[48];
+    snprintf(db_check, sizeof(db_check), "%s:responseTime", store_backend_name(app->store));
+    json_object_set_new(checks, db_check,
                         check_entry("datastore", ms, "ms", db_st, when,
                                     !writable ? why : !answered ? "the database did not answer" : NULL));
-    json_object_set_new(checks, "disk:free",
-                        check_entry("system", free_bytes, "bytes", disk_st, when,
-                                    !measured          ? "cannot measure free disk where the database lives"
-                                    : disk_st == H_FAIL ? "free disk below ISSUERHOOK_DISK_FAIL"
-                                    : disk_st == H_WARN ? "free disk below ISSUERHOOK_DISK_WARN" : NULL));
+    if (disk)
+        json_object_set_new(checks, "disk:free",
+                            check_entry("system", free_bytes, "bytes", disk_st, when,
+                                        !measured          ? "cannot measure free disk where the database lives"
+                                        : disk_st == H_FAIL ? "free disk below ISSUERHOOK_DISK_FAIL"
+                                        : disk_st == H_WARN ? "free disk below ISSUERHOOK_DISK_WARN" : NULL));
     json_object_set_new(checks, "writer:queue",
                         check_entry("component", (double)depth, "jobs", wr_st, when,
                                     wr_st == H_FAIL ? "the writer has not made progress" : NULL));

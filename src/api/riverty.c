@@ -152,7 +152,7 @@ static ih_status map_event(const struct app *app, json_t *root, const struct jso
     ih_status rc = jsonutil_canonical_hash(root, nums, len + 64, ev->hash, &ev->payload, &ev->payload_len);
     if (rc != IH_OK || (rc = key_of(app->tokenizer, account, tx, ev->hash, ev->key)) != IH_OK)
         return rc;
-    ev->job.apply = events_apply;
+    ev->job.kind = WRITER_JOB_EVENT;
     ev->job.done = on_stored;
     ev->source = SOURCE;
     snprintf(ev->tracing_id, sizeof(ev->tracing_id), "%s", request_tracing_id(r));

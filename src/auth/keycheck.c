@@ -99,11 +99,9 @@ static int64_t wall_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-ih_status keycheck_gate(void *arg, struct writer_txn *txn, char *why, size_t whylen)
+ih_status keycheck_gate(void *arg, const struct keycheck_store *ks, char *why, size_t whylen)
 {
-    struct keycheck_store s;
-    pankeys_store_txn(txn, &s);
-    ih_status rc = keycheck_verify(arg, &s, wall_ms(), why, whylen);
+    ih_status rc = keycheck_verify(arg, ks, wall_ms(), why, whylen);
     if (rc == IH_OK)
         log_msg(LOG_INFO, "the PAN key matches the database: writes go ahead", NULL);
     return rc;
@@ -117,7 +115,7 @@ ih_status keycheck_load(const struct config *cfg, struct tokenizer **out, char *
     return tokenizer_load(&o, out, err, errlen);
 }
 
-ih_status keycheck_open(const struct config *cfg, struct db *db, struct tokenizer **out, bool *pending, char *err,
+ih_status keycheck_open(const struct config *cfg, struct store *db, struct tokenizer **out, bool *pending, char *err,
                         size_t errlen)
 {
     struct tokenizer *t = NULL;

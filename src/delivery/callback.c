@@ -30,7 +30,7 @@ struct transfer {
 };
 
 struct callback {
-    struct db *db;
+    struct store *store;
     struct writer *writer;
     struct callback_options opt;
     CURLM *multi;
@@ -177,7 +177,7 @@ static void fill(struct callback *cb)
         if (cb->busy[i])
             skip[nskip++] = cb->busy[i];
     pthread_mutex_unlock(&cb->lock);
-    if (room == 0 || outbox_due(cb->db, wall_ms(), skip, nskip, items, room, &n) != IH_OK)
+    if (room == 0 || outbox_due(cb->store, wall_ms(), skip, nskip, items, room, &n) != IH_OK)
         return;
     for (size_t i = 0; i < n; i++) {
         size_t slot = 0;
@@ -205,7 +205,7 @@ static void finished(struct callback *cb, CURLMsg *msg)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
     unsigned attempts = (unsigned)t->item.attempts + 1;
     struct outbox_mark_job *m = &t->mark;
-    m->job.apply = outbox_apply_mark;
+    m->job.kind = WRITER_JOB_OUTBOX_MARK;
     m->job.done = on_marked;
     m->id = t->item.id;
     m->at_ms = wall_ms();
@@ -240,7 +240,7 @@ static void finished(struct callback *cb, CURLMsg *msg)
 static int wait_ms(struct callback *cb)
 {
     struct outbox_stats s;
-    if (outbox_stats(cb->db, &s) != IH_OK || s.next_due < 0)
+    if (outbox_stats(cb->store, &s) != IH_OK || s.next_due < 0)
         return IDLE_POLL_MS;
     int64_t d = s.next_due - wall_ms();
     return d <= 0 ? 10 : d > IDLE_POLL_MS ? IDLE_POLL_MS : (int)d;
@@ -263,12 +263,12 @@ static void *dispatcher(void *arg)
     return NULL;
 }
 
-ih_status callback_start(struct db *db, struct writer *w, const struct callback_options *o, struct callback **out)
+ih_status callback_start(struct store *s, struct writer *w, const struct callback_options *o, struct callback **out)
 {
     struct callback *cb = calloc(1, sizeof(*cb));
     if (!cb)
         return IH_ENOMEM;
-    cb->db = db;
+    cb->store = s;
     cb->writer = w;
     cb->opt = *o;
     if (cb->opt.concurrency == 0 || cb->opt.concurrency > MAX_CONCURRENCY)

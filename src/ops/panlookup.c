@@ -8,7 +8,7 @@
 
 #include "issuerhook/config.h"
 #include "issuerhook/crypto.h"
-#include "issuerhook/db.h"
+#include "issuerhook/store.h"
 #include "issuerhook/keycheck.h"
 #include "issuerhook/pankeys.h"
 #include "issuerhook/tokenize.h"
@@ -35,7 +35,7 @@ static bool read_pan(FILE *in, char *buf, size_t cap, FILE *errout)
     return ok;
 }
 
-static void print_key(const struct tokenizer *tk, size_t i, const struct pan_token *t, struct db *db, FILE *out)
+static void print_key(const struct tokenizer *tk, size_t i, const struct pan_token *t, struct store *db, FILE *out)
 {
     fprintf(out, "key %s (%s) token %s", t->key_id, i ? "previous" : "current", t->token);
     long long n, first, last;
@@ -53,7 +53,7 @@ int panlookup_run(const struct config *cfg, FILE *in, FILE *out, FILE *errout)
 {
     char err[600], pan[PAN_LINE_MAX];
     struct tokenizer *tk = NULL;
-    struct db *db = NULL;
+    struct store *db = NULL;
     struct stat st;
     int ret = 1;
     if (keycheck_load(cfg, &tk, err, sizeof(err)) != IH_OK) {
@@ -64,10 +64,10 @@ int panlookup_run(const struct config *cfg, FILE *in, FILE *out, FILE *errout)
         fprintf(errout, "issuerhookd pan-lookup: give the PAN on standard input\n");
         goto done;
     }
-    struct db_options o = {.busy_timeout_ms = cfg->busy_timeout_ms};
+    struct store_options o = {.busy_timeout_ms = cfg->busy_timeout_ms, .read_only = true};
     if (stat(cfg->db_path, &st) != 0)
         fprintf(errout, "issuerhookd pan-lookup: no database at %s: printing the tokens only\n", cfg->db_path);
-    else if (db_open(cfg->db_path, &o, &db, err, sizeof(err)) != IH_OK)
+    else if (store_open(cfg->db_path, &o, &db, err, sizeof(err)) != IH_OK)
         fprintf(errout, "issuerhookd pan-lookup: %s: printing the tokens only\n", err);
     for (size_t i = 0; i < tokenizer_key_count(tk); i++) {
         struct pan_token t;
@@ -82,7 +82,7 @@ int panlookup_run(const struct config *cfg, FILE *in, FILE *out, FILE *errout)
     ret = 0;
 done:
     crypto_wipe(pan, sizeof(pan));
-    db_close(db);
+    store_close(db);
     tokenizer_free(tk);
     return ret;
 }

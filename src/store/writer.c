@@ -1,18 +1,19 @@
-/* Group commit. Requests enqueue jobs; this thread takes everything queued (up to
- * batch_max), runs each job in its own SAVEPOINT inside one IMMEDIATE transaction,
- * commits once (one fsync for the batch with synchronous=FULL), then calls every
- * job's done. A job's done runs only after its data is durable, or with the error
- * that kept it from being so.
- * The writer also keeps the store's state (store/state.c): after a failure it tries
- * again with a backoff (a batch, or a test write when none comes) until the store takes
- * writes, and it hands each commit's WAL length to the checkpointer. */
+/* Group commit, on every backend. Requests enqueue jobs; this thread takes everything
+ * queued (up to batch_max) and hands the batch to the backend, which commits it in one
+ * transaction (SQLite: each job in its own SAVEPOINT inside one IMMEDIATE transaction,
+ * one fsync with synchronous=FULL), then calls every job's done. A job's done runs only
+ * after its data is durable, or with the error that kept it from being so.
+ * The writer also keeps the store's state (state.c): after a failure it tries again
+ * with a backoff (a batch, or a test write when none comes) until the store takes
+ * writes. What a backend must do to recover (SQLite: a fresh write connection after an
+ * I/O error, the checkpointer) is the backend's. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "internal.h"
+#include "backend.h"
 #include "issuerhook/log.h"
 #include "issuerhook/metrics.h"
 #include "issuerhook/writer.h"
@@ -21,10 +22,10 @@
 #define RETRY_MAX_MS 5000
 
 struct writer {
-    struct db *db;
-    struct writer_txn txn; /* conn NULL while the store cannot be opened */
+    struct store *store;
+    const struct store_backend *ops;
+    struct backend_writer *bw; /* the backend's write side */
     struct writer_options opt;
-    struct checkpointer *ckpt;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -54,25 +55,10 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int on_wal_commit(void *arg, sqlite3 *c, const char *name, int frames)
-{
-    (void)c;
-    (void)name;
-    ckpt_committed(arg, frames);
-    return SQLITE_OK;
-}
-
-/* The connection is new: its statements are prepared again, its commits reported. */
-static void adopt(struct writer *w)
-{
-    if (w->txn.conn && w->ckpt)
-        sqlite3_wal_hook(w->txn.conn, on_wal_commit, w->ckpt);
-}
-
 static void store_failed(struct writer *w, const struct store_error *e)
 {
-    state_failed(w->db, e, true);
-    w->fail_kind = db_error_kind(e);
+    state_failed(w->store, e, true);
+    w->fail_kind = w->ops->error_kind(e);
     w->backoff_ms = !w->failing ? RETRY_FIRST_MS : w->backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->backoff_ms * 2;
     w->retry_at = writer_now_ms() + w->backoff_ms;
     w->failing = true;
@@ -83,15 +69,7 @@ static void store_ok(struct writer *w)
     if (!w->failing)
         return;
     w->failing = false;
-    state_ok(w->db);
-}
-
-/* No write connection (closed as stale, or none could be opened): the others on the
- * file are closed too, or a read-only view of it would outlive the cause (see db_readers_reset). */
-static void reset_all(struct writer *w)
-{
-    db_readers_reset(w->db);
-    ckpt_reset(w->ckpt);
+    state_ok(w->store);
 }
 
 /* opt.gate, until it passes: false fails the batch (the state says why). */
@@ -99,8 +77,10 @@ static bool pass_gate(struct writer *w)
 {
     if (w->gate_passed || !w->opt.gate)
         return true;
+    struct keycheck_store ks;
     struct store_error e = {.during = "checking the PAN key against the database"};
-    if (w->opt.gate(w->opt.gate_arg, &w->txn, e.msg, sizeof(e.msg)) == IH_OK) {
+    w->ops->writer_keycheck_store(w->bw, &ks);
+    if (w->opt.gate(w->opt.gate_arg, &ks, e.msg, sizeof(e.msg)) == IH_OK) {
         w->gate_passed = true;
         return true;
     }
@@ -108,49 +88,20 @@ static bool pass_gate(struct writer *w)
     return false;
 }
 
-/* Does what is left to make the store take writes (see db_prepare): at once when the
+/* Has the backend do what is left to make the store take writes: at once when the
  * store has not failed, else not before the backoff says so. */
 static bool bring_up(struct writer *w, bool probe)
 {
     if (w->failing && writer_now_ms() < w->retry_at)
         return false;
-    sqlite3 *before = w->txn.conn;
     struct store_error e;
-    ih_status rc = db_prepare(w->db, &w->txn.conn, probe, &e);
-    if (w->txn.conn != before) {
-        txn_cache_clear(&w->txn); /* statements of a closed connection */
-        adopt(w);
-    }
-    if (rc != IH_OK) {
+    if (w->ops->writer_prepare(w->bw, probe, &e) != IH_OK) {
         store_failed(w, &e);
-        if (!w->txn.conn)
-            reset_all(w);
         return false;
     }
     if (probe && pass_gate(w))
         store_ok(w);
     return true;
-}
-
-/* Closes a connection that cannot be trusted any more; the next batch opens another. */
-static void drop_if_stale(struct writer *w, const struct store_error *e)
-{
-    if (!w->txn.conn || !db_error_stale(e))
-        return;
-    txn_cache_clear(&w->txn);
-    sqlite3_close(w->txn.conn);
-    w->txn.conn = NULL;
-    reset_all(w);
-}
-
-static int exec(struct writer *w, const char *sql)
-{
-    sqlite3_stmt *st = txn_stmt(&w->txn, sql);
-    if (!st)
-        return sqlite3_errcode(w->txn.conn) ? sqlite3_errcode(w->txn.conn) : SQLITE_ERROR;
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
 static void fail_all(struct writer_job *batch, ih_status rc, const char *kind)
@@ -161,57 +112,10 @@ static void fail_all(struct writer_job *batch, ih_status rc, const char *kind)
     }
 }
 
-/* The whole batch fails with the store's error e. */
-static void batch_failed(struct writer *w, struct writer_job *batch, const struct store_error *e)
-{
-    ih_status st = db_status(e->code);
-    store_failed(w, e);
-    fail_all(batch, st == IH_OK ? IH_EIO : st, w->fail_kind);
-    drop_if_stale(w, e);
-}
-
-/* A job that failed on its own: a store error (its statement's), or a refusal of the job
- * itself (then c's error is not the job's). */
-static bool job_store_error(struct writer *w, struct writer_job *j, struct store_error *e)
-{
-    int code = sqlite3_extended_errcode(w->txn.conn);
-    ih_status st = db_status(code);
-    if (st == IH_OK || st == IH_EINVAL || st != j->rc) /* IH_EINVAL: a constraint, the job's own */
-        return false;
-    db_error(w->txn.conn, code, "a write", e);
-    return true;
-}
-
-static void run_jobs(struct writer *w, struct writer_job *batch, struct store_error *first, bool *store_err)
-{
-    static const char SAVE[] = "SAVEPOINT job", RELEASE[] = "RELEASE job", UNDO[] = "ROLLBACK TO job";
-    struct store_error e;
-    for (struct writer_job *j = batch; j; j = j->next) {
-        int rc = exec(w, SAVE);
-        j->rc = rc == SQLITE_OK ? j->apply(&w->txn, j) : db_status(rc);
-        if (j->rc == IH_OK) {
-            exec(w, RELEASE);
-            continue;
-        }
-        bool store = job_store_error(w, j, &e);
-        j->fail_kind = store ? db_error_kind(&e) : j->rc == IH_EBUSY ? "busy" : j->rc == IH_ENOMEM ? "nomem" : "io";
-        if (store && !*store_err) {
-            *first = e;
-            *store_err = true;
-        }
-        if (sqlite3_get_autocommit(w->txn.conn))
-            return; /* SQLite rolled the whole transaction back (disk full, I/O error) */
-        exec(w, UNDO);
-        exec(w, RELEASE);
-    }
-}
-
 static void run_batch(struct writer *w, struct writer_job *batch, size_t n)
 {
-    static const char BEGIN[] = "BEGIN IMMEDIATE", COMMIT[] = "COMMIT", ROLLBACK[] = "ROLLBACK";
     double t0 = now_s();
-    struct store_error e;
-    if (!w->txn.conn && !bring_up(w, false)) {
+    if (!w->ops->writer_connected(w->bw) && !bring_up(w, false)) {
         fail_all(batch, IH_EIO, w->fail_kind); /* not open yet: answered at once */
         return;
     }
@@ -219,35 +123,20 @@ static void run_batch(struct writer *w, struct writer_job *batch, size_t n)
         fail_all(batch, IH_EIO, w->fail_kind);
         return;
     }
-    ckpt_before_write(w->ckpt);
-    int rc = exec(w, BEGIN);
-    if (rc != SQLITE_OK) {
-        db_error(w->txn.conn, rc, "BEGIN", &e);
-        batch_failed(w, batch, &e);
-        return;
-    }
-    bool store_err = false;
-    run_jobs(w, batch, &e, &store_err);
-    if (sqlite3_get_autocommit(w->txn.conn)) {
-        /* nothing of this batch is stored, so no job of it may succeed */
-        if (!store_err)
-            db_error(w->txn.conn, SQLITE_ABORT, "a write", &e);
-        batch_failed(w, batch, &e);
-        return;
-    }
-    rc = exec(w, COMMIT);
-    if (rc != SQLITE_OK) {
-        db_error(w->txn.conn, rc, "COMMIT", &e);
-        exec(w, ROLLBACK);
-        batch_failed(w, batch, &e);
-        return;
-    }
-    metrics_batch(n, now_s() - t0);
-    if (store_err) { /* e.g. a read-only file: jobs fail, the empty commit works */
+    struct store_error e;
+    switch (w->ops->writer_run(w->bw, batch, n, &e)) {
+    case BATCH_FAILED: /* nothing of this batch is stored, so no job of it may succeed */
         store_failed(w, &e);
-        drop_if_stale(w, &e);
-    } else {
+        fail_all(batch, e.status != IH_OK ? e.status : IH_EIO, w->fail_kind);
+        return;
+    case BATCH_COMMITTED_FAILING: /* e.g. a read-only file: jobs fail, the empty commit works */
+        metrics_batch(n, now_s() - t0);
+        store_failed(w, &e);
+        return;
+    case BATCH_COMMITTED:
+        metrics_batch(n, now_s() - t0);
         store_ok(w);
+        return;
     }
 }
 
@@ -280,7 +169,7 @@ static void finish(struct writer *w, struct writer_job *batch)
         if (j->rc != IH_OK) {
             metrics_inc(M_STORE_ERRORS, j->fail_kind ? j->fail_kind : "io");
             if (w->failing)
-                state_refused(w->db);
+                state_refused(w->store);
         }
         j->done(j, j->rc);
     }
@@ -327,19 +216,18 @@ static void *writer_main(void *arg)
 
 static double gauge_writable(void *arg)
 {
-    return db_writable(arg, NULL, 0) ? 1 : 0;
+    return store_writable(arg, NULL, 0) ? 1 : 0;
 }
 
-ih_status writer_start(struct db *db, const struct writer_options *opt, struct writer **out)
+ih_status writer_start(struct store *s, const struct writer_options *opt, struct writer **out)
 {
     struct writer *w = calloc(1, sizeof(*w));
     if (!w)
         return IH_ENOMEM;
-    w->db = db;
+    w->store = s;
+    w->ops = s->ops;
     w->opt = *opt;
-    w->txn.conn = db->wr; /* the writer owns the write connection from now on (NULL: not open yet) */
-    db->wr = NULL;
-    if (!db_writable(db, NULL, 0)) { /* db_open could not make it take writes: the thread tries at once */
+    if (!store_writable(s, NULL, 0)) { /* store_open could not make it take writes: the thread tries at once */
         w->failing = true;
         w->fail_kind = "io";
         w->backoff_ms = RETRY_FIRST_MS;
@@ -348,24 +236,19 @@ ih_status writer_start(struct db *db, const struct writer_options *opt, struct w
     atomic_store(&w->heartbeat, writer_now_ms());
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
-    ih_status rc = ckpt_start(db, &w->ckpt);
-    if (rc == IH_OK) {
-        adopt(w);
-        if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
-            rc = IH_ENOMEM;
+    ih_status rc = w->ops->writer_attach(s, &w->bw); /* the writer owns the write side from now on */
+    if (rc == IH_OK && pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        w->ops->writer_detach(w->bw);
+        rc = IH_ENOMEM;
     }
     if (rc != IH_OK) {
-        if (w->txn.conn)
-            sqlite3_wal_hook(w->txn.conn, NULL, NULL);
-        ckpt_stop(w->ckpt);
-        db->wr = w->txn.conn;
         pthread_cond_destroy(&w->cond);
         pthread_mutex_destroy(&w->lock);
         free(w);
         return rc;
     }
     metrics_set_gauge("issuerhook_store_writable", "1 while the store takes writes; 0 while they answer 503.",
-                      gauge_writable, db);
+                      gauge_writable, s);
     *out = w;
     return IH_OK;
 }
@@ -409,17 +292,8 @@ void writer_stop(struct writer *w)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
-    ckpt_stop(w->ckpt); /* before the connections close: the last one checkpoints itself */
-    w->ckpt = NULL;
-    if (w->txn.conn)
-        sqlite3_wal_hook(w->txn.conn, NULL, NULL);
-    txn_cache_clear(&w->txn);
-    /* hand the connection back so db_close closes it (and checkpoints the WAL) */
-    if (w->db->wr == NULL)
-        w->db->wr = w->txn.conn;
-    else if (w->txn.conn)
-        sqlite3_close(w->txn.conn);
-    w->txn.conn = NULL;
+    w->ops->writer_detach(w->bw); /* hands the write side back, for store_close */
+    w->bw = NULL;
 }
 
 void writer_free(struct writer *w)

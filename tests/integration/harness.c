@@ -59,6 +59,8 @@ bool daemon_start(struct daemon *d)
         snprintf(d->dir, sizeof(d->dir), "/tmp/ihtest.XXXXXX");
         if (!mkdtemp(d->dir))
             return false;
+        /* the one place a test daemon's store is chosen (today an SQLite file; what
+         * db_scalar, db_column and db_exec open is d->db) */
         snprintf(d->db, sizeof(d->db), "%s/var/issuerhook.db", d->dir);
         snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
     }
@@ -307,6 +309,58 @@ long long db_scalar(const struct daemon *d, const char *sql)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
+}
+
+long db_column(const struct daemon *d, const char *sql, long long *out, size_t cap)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long n = -1;
+    if (sqlite3_open_v2(d->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+            int rc;
+            for (n = 0; (rc = sqlite3_step(st)) == SQLITE_ROW && (size_t)n < cap; n++)
+                out[n] = sqlite3_column_int64(st, 0);
+            if (rc != SQLITE_DONE)
+                n = -1; /* an error, or more rows than cap */
+        }
+        if (n < 0)
+            fprintf(stderr, "db_column(%s): %s\n", sql, sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+bool db_exec(const struct daemon *d, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    bool ok = false;
+    if (sqlite3_open_v2(d->db, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        ok = sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK;
+        if (!ok)
+            fprintf(stderr, "db_exec(%s): %s\n", sql, msg ? msg : sqlite3_errmsg(db));
+    }
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    return ok;
+}
+
+bool watermark_seq(const char *wm, int64_t *seq)
+{
+    struct feed_pos p;
+    if (!feedparams_watermark_decode(wm, &p) || p.a != 0)
+        return false;
+    *seq = p.b;
+    return true;
+}
+
+void watermark_at(int64_t seq, char out[FEED_TOKEN_MAX])
+{
+    feedparams_watermark_encode((struct feed_pos){0, seq}, out);
 }
 
 double metric_value(const struct daemon *d, const char *sample)

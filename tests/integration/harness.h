@@ -5,7 +5,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+#include "issuerhook/feedparams.h"
 
 /* The secrets of the keys every test daemon is configured with. */
 #define KEY_FULL "test-key-full"       /* amiko:events */
@@ -52,8 +55,22 @@ bool http_request(const struct daemon *d, const char *method, const char *path, 
                   const char *body, size_t len, bool chunked, struct http_resp *out);
 void http_resp_free(struct http_resp *r);
 
-/* A scalar from the daemon's database (opened read-only), -1 on error. */
+/* Looking into the daemon's database. Every test does it through these, so that the
+ * store under test is one parameter here: today SQLite, d->db its path. A test that
+ * needs SQLite itself (its locks, its WAL, its files, PRAGMAs) says so where it does. */
+/* A scalar (the first column of the first row), read-only; -1 on error. */
 long long db_scalar(const struct daemon *d, const char *sql);
+/* The first column of every row, read-only, into out (at most cap); their count, or -1
+ * on error or when there are more than cap. */
+long db_column(const struct daemon *d, const char *sql, long long *out, size_t cap);
+/* Runs sql (one or more statements) on a connection of its own; false on error (said on
+ * stderr). */
+bool db_exec(const struct daemon *d, const char *sql);
+/* The record seq a watermark stands at (SQLite's positions are {0, seq}); false when it
+ * is none. */
+bool watermark_seq(const char *wm, int64_t *seq);
+/* The watermark that stands at seq. */
+void watermark_at(int64_t seq, char out[FEED_TOKEN_MAX]);
 /* The value of a Prometheus sample line (exact "name{labels}"), -1 when absent. */
 double metric_value(const struct daemon *d, const char *sample);
 

@@ -35,7 +35,7 @@
 #include "issuerhook/app.h"
 #include "issuerhook/config.h"
 #include "issuerhook/crypto.h"
-#include "issuerhook/db.h"
+#include "issuerhook/store.h"
 #include "issuerhook/keycheck.h"
 #include "issuerhook/migrate.h"
 #include "issuerhook/ratelimit.h"
@@ -349,7 +349,7 @@ static size_t search(size_t *off_stack)
 struct daemon_parts {
     char dir[64];
     struct config *cfg;
-    struct db *db;
+    struct store *db;
     struct tokenizer *tk;
     struct ratelimit *rl;
     struct writer *w;
@@ -369,18 +369,18 @@ static void start(struct daemon_parts *d)
     snprintf(keyenv, sizeof(keyenv), "ISSUERHOOK_API_KEY_CARD=sha256:%s cardAdapter/write", hex);
     char *env[] = {"ISSUERHOOK_LISTEN=127.0.0.1:0", dbenv, keyenv, "ISSUERHOOK_PAN_KEY_DEVELOPMENT=true",
                    "ISSUERHOOK_RATE_LIMIT=0", "ISSUERHOOK_THREADS=4", "ISSUERHOOK_LOG_LEVEL=error", NULL};
-    struct db_options o = {.busy_timeout_ms = 5000};
+    struct store_options o = {.busy_timeout_ms = 5000};
     assert_int_equal(config_load(NULL, env, &d->cfg, err, sizeof(err)), IH_OK);
     log_configure(LOG_ERROR, true);
     assert_int_equal(server_prepare(d->cfg, &d->srv, err, sizeof(err)), IH_OK);
-    assert_int_equal(db_open(d->cfg->db_path, &o, &d->db, err, sizeof(err)), IH_OK); /* migrates */
+    assert_int_equal(store_open(d->cfg->db_path, &o, &d->db, err, sizeof(err)), IH_OK); /* migrates */
     bool pending = true;
     assert_int_equal(keycheck_open(d->cfg, d->db, &d->tk, &pending, err, sizeof(err)), IH_OK);
     assert_false(pending);
     assert_int_equal(ratelimit_new(0, 1, &d->rl), IH_OK);
     struct writer_options wo = {.batch_max = 64, .queue_max = 100};
     assert_int_equal(writer_start(d->db, &wo, &d->w), IH_OK);
-    d->app = (struct app){.cfg = d->cfg, .db = d->db, .writer = d->w, .tokenizer = d->tk, .ratelimit = d->rl};
+    d->app = (struct app){.cfg = d->cfg, .store = d->db, .writer = d->w, .tokenizer = d->tk, .ratelimit = d->rl};
     assert_int_equal(server_start(d->srv, &d->app, api_routes, api_routes_count, err, sizeof(err)), IH_OK);
 }
 
@@ -391,7 +391,7 @@ static void stop(struct daemon_parts *d)
     writer_free(d->w);
     ratelimit_free(d->rl);
     tokenizer_free(d->tk);
-    db_close(d->db);
+    store_close(d->db);
     config_free(d->cfg);
     char cmd[96];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);

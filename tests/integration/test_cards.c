@@ -296,6 +296,7 @@ static bool file_has(const char *path, const char *s)
     return found;
 }
 
+/* SQLite-specific in where it looks: the database file and its WAL. */
 static void test_no_card_data_on_disk_or_in_logs(void **state)
 {
     (void)state;

@@ -13,7 +13,6 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,7 +392,7 @@ static void test_every_source_read_back(void **state)
     assert_string_equal(jstr(j, "endsAt"), t);
     /* the new watermark is the last item */
     int64_t wm;
-    assert_true(feedparams_watermark_decode(jstr(j, "watermark"), &wm));
+    assert_true(watermark_seq(jstr(j, "watermark"), &wm));
     assert_int_equal(wm, prev);
     assert_int_equal(wm, max_seq());
     json_decref(j);
@@ -401,7 +400,7 @@ static void test_every_source_read_back(void **state)
     /* polling again from it: nothing new */
     snprintf(q, sizeof(q), "/banking/recentEventHistory");
     char w[FEED_TOKEN_MAX];
-    feedparams_watermark_encode(wm, w);
+    watermark_at(wm, w);
     add_param(q, sizeof(q), "watermark", w);
     j = get_ok(q);
     assert_int_equal(json_array_size(json_object_get(j, "items")), 0);
@@ -549,7 +548,7 @@ static void *poller_main(void *arg)
         }
         /* the watermark is the last item's position, or unchanged */
         int64_t w;
-        if (!feedparams_watermark_decode(wm, &w) || (n && w != p->last_seq)) {
+        if (!watermark_seq(wm, &w) || (n && w != p->last_seq)) {
             p->order_errors++;
             poll_error(p, "watermark %s after seq %lld", wm, p->last_seq);
         }
@@ -584,7 +583,7 @@ static void test_poller_sees_every_acknowledged_event_once(void **state)
     struct poller p = {0};
     end_watermark(p.watermark);
     int64_t start;
-    assert_true(feedparams_watermark_decode(p.watermark, &start));
+    assert_true(watermark_seq(p.watermark, &start));
     p.last_seq = start;
 
     pthread_t poller, writers[WRITERS];
@@ -623,7 +622,7 @@ static void test_poller_sees_every_acknowledged_event_once(void **state)
     assert_true(p.polls >= TOTAL / POLL_LIMIT);
     /* and the poller ended where the store ends */
     int64_t end;
-    assert_true(feedparams_watermark_decode(p.watermark, &end));
+    assert_true(watermark_seq(p.watermark, &end));
     assert_int_equal(end, max_seq());
     char sql[200];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM records WHERE seq > %lld AND source = 'amiko.event'",
@@ -658,26 +657,14 @@ static void post_history_events(void)
 /* The seqs of records with from <= occurred < to, ascending by (occurred, seq). */
 static size_t db_interval(int64_t from, int64_t to, long long *out, size_t cap)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    size_t n = 0;
-    assert_int_equal(sqlite3_open_v2(D.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT seq FROM records WHERE coalesce(occurred_at, received_at) >= ?1 AND "
-                                        "coalesce(occurred_at, received_at) < ?2 ORDER BY "
-                                        "coalesce(occurred_at, received_at), seq",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        assert_true(n < cap);
-        out[n++] = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    char sql[320];
+    snprintf(sql, sizeof(sql),
+             "SELECT seq FROM records WHERE coalesce(occurred_at, received_at) >= %lld AND "
+             "coalesce(occurred_at, received_at) < %lld ORDER BY coalesce(occurred_at, received_at), seq",
+             (long long)from, (long long)to);
+    long n = db_column(&D, sql, out, cap);
+    assert_true(n >= 0);
+    return (size_t)n;
 }
 
 /* Follows nextPage_url from the first page; returns the items' seqs in order, checking
@@ -914,7 +901,7 @@ static size_t count_items(const char *query, const char *want_type, const char *
         if (!more) {
             /* a filtered scan still ends at the end of the store */
             int64_t w;
-            assert_true(feedparams_watermark_decode(wm, &w));
+            assert_true(watermark_seq(wm, &w));
             assert_int_equal(w, max_seq());
             return total;
         }

@@ -15,7 +15,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,7 +184,7 @@ static void test_watermark_pages_cut_by_bytes(void **state)
         check_page(j, len, seen, &count, &prev, !more);
         size_t n = json_array_size(json_object_get(j, "items"));
         int64_t at;
-        assert_true(feedparams_watermark_decode(jstr(j, "watermark"), &at));
+        assert_true(watermark_seq(jstr(j, "watermark"), &at));
         if (n)
             assert_int_equal(at, prev); /* the watermark is the last item */
         snprintf(wm, sizeof(wm), "%s", jstr(j, "watermark"));
@@ -370,9 +369,6 @@ static void test_failed_page_is_never_whole(void **state)
 {
     (void)state;
     long long top = db_scalar(&D, "SELECT max(seq) FROM records");
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(D.db, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
     const char *sql =
         "BEGIN;"
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)"
@@ -383,13 +379,12 @@ static void test_failed_page_is_never_whole(void **state)
         " response_status, response_body) VALUES ('no.such_source', 'bogus', zeroblob(32), 'x', 'bogus',"
         " 1710000000000, '{}', 200, '{}');"
         "COMMIT;";
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    assert_true(db_exec(&D, sql));
 
     double store0 = metric_value(&D, "issuerhook_feed_reads_refused_total{reason=\"store\"}");
     double aborted0 = metric_value(&D, "issuerhook_feed_reads_refused_total{reason=\"aborted\"}");
     char wm[FEED_TOKEN_MAX], path[256];
-    feedparams_watermark_encode(top + 1000, wm);
+    watermark_at(top + 1000, wm);
     snprintf(path, sizeof(path), "/banking/recentEventHistory?watermark=%s", wm);
     struct http_resp r;
     assert_true(http_get(&D, path, READER, &r));
@@ -399,7 +394,7 @@ static void test_failed_page_is_never_whole(void **state)
     assert_true(metric_value(&D, "issuerhook_feed_reads_refused_total{reason=\"store\"}") >= (store0 < 0 ? 0 : store0) + 1);
 
     /* the filler and the bogus row are past the first scan of 1,000 rows */
-    feedparams_watermark_encode(top, wm);
+    watermark_at(top, wm);
     snprintf(path, sizeof(path), "/banking/recentEventHistory?watermark=%s&category=bookings", wm);
     size_t len;
     char *raw = raw_get(path, &len);

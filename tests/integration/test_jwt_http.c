@@ -550,7 +550,8 @@ static void test_log_names_caller_not_token(void **state)
     assert_true(log_has(&D, "\"principal\":\"jwt:IDP/" CLIENT "\""));
     assert_true(log_has(&D, "\"principal\":\"jwt:RSA/" RSA_SUB "\""));
     assert_true(log_has(&D, "\"principal\":\"CARD\""));
-    /* everything written: stop the daemon, then look at its log and its files */
+    /* everything written: stop the daemon, then look at its log and its files (SQLite's:
+     * the database and its WAL) */
     assert_int_equal(daemon_stop(&D, SIGTERM), 0);
     char wal[420];
     snprintf(wal, sizeof(wal), "%s-wal", D.db);

@@ -45,16 +45,11 @@ static void test_migrate_command_and_newer_database(void **state)
     struct daemon d = {0};
     snprintf(d.db, sizeof(d.db), "%s/sub/x.db", dir);
     assert_int_equal(db_scalar(&d, "SELECT max(version) FROM schema_migrations"),
-                     migrations_embedded[migrations_embedded_count - 1].version);
-    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM schema_migrations"), (long long)migrations_embedded_count);
+                     migrations_sqlite[migrations_sqlite_count - 1].version);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM schema_migrations"), (long long)migrations_sqlite_count);
     assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 0);
     /* a database written by a newer issuerhookd is refused, clearly */
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(d.db, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_migrations(version, name) VALUES (9999, 'future')", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
+    assert_true(db_exec(&d, "INSERT INTO schema_migrations(version, name) VALUES (9999, 'future')"));
     assert_int_equal(daemon_run(env, "migrate", &out), 1);
     assert_non_null(strstr(out, "newer than this issuerhookd"));
     free(out);
@@ -360,7 +355,8 @@ static int watchdog_pings(int fd, int ms)
 
 /* The watchdog proves the writer: while the writer is stuck in a commit (another
  * process holds the database's write lock), the pings stop, so systemd would restart
- * the daemon; when the writer moves again, they resume and the write is acknowledged. */
+ * the daemon; when the writer moves again, they resume and the write is acknowledged.
+ * SQLite-specific: the stuck commit is SQLite's write lock, held by a connection here. */
 static void test_watchdog_stops_while_the_writer_is_stuck(void **state)
 {
     (void)state;
@@ -406,7 +402,8 @@ static void *post_many(void *arg)
 }
 
 /* `issuerhookd backup` while the daemon takes writes: a consistent, self-contained
- * copy that a daemon can serve from; an existing file is never overwritten. */
+ * copy that a daemon can serve from; an existing file is never overwritten.
+ * SQLite-specific: backup copies SQLite files (PRAGMAs check the copy). */
 static void test_online_backup_and_restore(void **state)
 {
     (void)state;
@@ -602,8 +599,35 @@ static void test_relative_database_and_no_credential(void **state)
     daemon_cleanup(&k);
 }
 
+/* An ISSUERHOOK_DB that names no database this daemon can use is refused at start, by
+ * serve and migrate alike, saying what it must be; backup refuses a store that is not a
+ * file, pointing to the database's own tools, and writes nothing. */
+static void test_database_that_is_not_a_path(void **state)
+{
+    (void)state;
+    static const char *const commands[] = {"", "migrate"};
+    for (size_t k = 0; k < 2; k++) {
+        char *out = NULL;
+        int st = daemon_run("ISSUERHOOK_DB=mysql://db/ih ISSUERHOOK_LISTEN=127.0.0.1:0", commands[k], &out);
+        if (st != 1 || !strstr(out, "ISSUERHOOK_DB must be a path (SQLite) or a PostgreSQL URI"))
+            fail_msg("issuerhookd %s: exit %d, said:\n%s", commands[k], st, out);
+        free(out);
+    }
+    char dir[] = "/tmp/ihnodb.XXXXXX", args[200], dest[100], *out = NULL;
+    assert_non_null(mkdtemp(dir));
+    snprintf(dest, sizeof(dest), "%s/copy.db", dir);
+    snprintf(args, sizeof(args), "backup %s", dest);
+    assert_int_equal(daemon_run("ISSUERHOOK_DB=postgresql://ih@db.example/ih", args, &out), 1);
+    assert_non_null(strstr(out, "back PostgreSQL up with its own tools"));
+    free(out);
+    struct stat sb;
+    assert_int_not_equal(stat(dest, &sb), 0);
+    assert_int_equal(rmdir(dir), 0); /* empty: no .partial either */
+}
+
 /* Two daemons never serve one database, whatever their ports: the second refuses to
- * start and names the first; `migrate` is refused while a daemon runs, `backup` is not. */
+ * start and names the first; `migrate` is refused while a daemon runs, `backup` is not.
+ * SQLite-specific: the lock file beside the database. */
 static void test_one_daemon_per_database(void **state)
 {
     (void)state;
@@ -725,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_command_line),
         cmocka_unit_test(test_config_that_cannot_be_read),
         cmocka_unit_test(test_relative_database_and_no_credential),
+        cmocka_unit_test(test_database_that_is_not_a_path),
         cmocka_unit_test(test_one_daemon_per_database),
         cmocka_unit_test(test_second_daemon_on_the_same_port_fails),
         cmocka_unit_test(test_listen_errors_name_the_os_error_and_touch_no_disk),

@@ -268,10 +268,10 @@ static void test_migration_masks_stored_pans(void **state)
     assert_int_equal(sqlite3_open(d.db, &c), SQLITE_OK);
     exec_sql(c, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
                 " applied_at TEXT NOT NULL DEFAULT '')");
-    for (size_t i = 0; i < migrations_embedded_count && migrations_embedded[i].version <= 4; i++) {
-        exec_sql(c, migrations_embedded[i].sql);
+    for (size_t i = 0; i < migrations_sqlite_count && migrations_sqlite[i].version <= 4; i++) {
+        exec_sql(c, migrations_sqlite[i].sql);
         char *ins = sqlite3_mprintf("INSERT INTO schema_migrations (version, name) VALUES (%d, %Q)",
-                                    migrations_embedded[i].version, migrations_embedded[i].name);
+                                    migrations_sqlite[i].version, migrations_sqlite[i].name);
         exec_sql(c, ins);
         sqlite3_free(ins);
     }

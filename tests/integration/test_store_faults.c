@@ -1,7 +1,9 @@
 /* When the store cannot take a write: 503 with Retry-After, nothing half-written, /health
  * failing with the store's reason, one log line per distinct error, and the daemon
  * recovers by itself when the store does (a full disk, a read-only file system, a
- * database locked by another process). The WAL is checkpointed in the background. */
+ * database locked by another process). The WAL is checkpointed in the background.
+ * SQLite-specific throughout: the faults are made on SQLite's files (its write lock,
+ * max_page_count, a small tmpfs, file modes, a read-only mount, the -wal file). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -187,7 +189,7 @@ static void test_full_database_503_and_nothing_half_written(void **state)
     assert_int_equal(refused, 3);
     /* every acknowledged event is there, nothing else */
     assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), acked);
-    assert_int_equal(db_scalar(&d, "PRAGMA integrity_check") == -1, 0);
+    assert_int_equal(db_scalar(&d, "PRAGMA integrity_check") == -1, 0); /* SQLite's own check */
     /* still serving */
     struct http_resp r;
     assert_true(http_get(&d, "/health", NULL, &r));

@@ -29,9 +29,11 @@ for f in usr/sbin/issuerhookd usr/lib/systemd/system/issuerhookd.service usr/lib
   [ -s "$root/$f" ] || fail "/$f is not installed"
 done
 [ -x "$root/usr/sbin/issuerhookd" ] || fail "/usr/sbin/issuerhookd is not executable"
-want=$(find "$src/migrations" -name '*.sql' | wc -l)
-got=$(find "$root/usr/share/issuerhook/migrations" -name '*.sql' | wc -l)
-[ "$want" -eq "$got" ] || fail "$got of $want migrations installed"
+# every backend's migrations, each in its folder (migrations/sqlite/NNNN_*.sql, ...)
+want=$(cd "$src/migrations" && find . -name '*.sql' | sort)
+got=$(cd "$root/usr/share/issuerhook/migrations" && find . -name '*.sql' | sort)
+[ -n "$want" ] || fail "no migrations in $src/migrations"
+[ "$want" = "$got" ] || fail "installed migrations differ: want $(echo "$want" | tr '\n' ' ')got $(echo "$got" | tr '\n' ' ')"
 unit=$root/usr/lib/systemd/system/issuerhookd.service
 # bound at start (no lazy binding: its resolver saves vector registers, with request bytes in
 # them, on thread stacks; tests/integration/test_card_memory.c finds them there otherwise)

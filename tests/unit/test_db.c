@@ -1,6 +1,7 @@
-/* store/db.c and store/lock.c: one process per database (the lock file), whatever path
- * names it; a planted symlink is not followed; what cannot be retried is refused, what
- * can is reported through db_writable. */
+/* The SQLite store (src/store/sqlite/db.c and lock.c) through the store's interface: one
+ * process per database (the lock file), whatever path names it; a planted symlink is not
+ * followed; what cannot be retried is refused, what can is reported through
+ * store_writable. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,10 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "issuerhook/db.h"
+#include "issuerhook/store.h"
 #include "issuerhook/log.h"
 
-static const struct db_options OPT = {.busy_timeout_ms = 100};
+static const struct store_options OPT = {.busy_timeout_ms = 100};
 
 static char dir[64];
 
@@ -49,24 +50,24 @@ static void test_second_open_is_refused_naming_the_holder(void **state)
     char path[128], other[128], link[128], err[640], pid[32];
     path_in(path, sizeof(path), "a/x.db");
     path_in(link, sizeof(link), "b");
-    struct db *one = NULL, *two = NULL;
-    assert_int_equal(db_open(path, &OPT, &one, err, sizeof(err)), IH_OK);
-    assert_true(db_writable(one, err, sizeof(err)));
-    assert_true(db_schema_version(one) > 0);
+    struct store *one = NULL, *two = NULL;
+    assert_int_equal(store_open(path, &OPT, &one, err, sizeof(err)), IH_OK);
+    assert_true(store_writable(one, err, sizeof(err)));
+    assert_true(store_schema_version(one) > 0);
     /* the same file through a symlinked folder and a "..": still the same lock */
     path_in(other, sizeof(other), "a");
     assert_int_equal(symlink(other, link), 0);
     path_in(other, sizeof(other), "b/../a/../b/x.db");
-    assert_int_equal(db_open(other, &OPT, &two, err, sizeof(err)), IH_EBUSY);
+    assert_int_equal(store_open(other, &OPT, &two, err, sizeof(err)), IH_EBUSY);
     assert_null(two);
     snprintf(pid, sizeof(pid), "(PID %ld)", (long)getpid());
     assert_non_null(strstr(err, pid));
     assert_non_null(strstr(err, "x.db.lock"));
     /* released with the first: the second may open it now */
-    db_close(one);
-    assert_int_equal(db_open(other, &OPT, &two, err, sizeof(err)), IH_OK);
-    assert_true(db_writable(two, err, sizeof(err)));
-    db_close(two);
+    store_close(one);
+    assert_int_equal(store_open(other, &OPT, &two, err, sizeof(err)), IH_OK);
+    assert_true(store_writable(two, err, sizeof(err)));
+    store_close(two);
 }
 
 /* A lock file planted as a symlink to another file is neither followed nor truncated:
@@ -83,11 +84,11 @@ static void test_planted_lock_symlink_is_not_followed(void **state)
     fputs("keep me\n", f);
     fclose(f);
     assert_int_equal(symlink(victim, lock), 0);
-    struct db *db = NULL;
-    assert_int_equal(db_open(path, &OPT, &db, err, sizeof(err)), IH_OK);
-    assert_false(db_writable(db, why, sizeof(why)));
+    struct store *db = NULL;
+    assert_int_equal(store_open(path, &OPT, &db, err, sizeof(err)), IH_OK);
+    assert_false(store_writable(db, why, sizeof(why)));
     assert_non_null(strstr(why, "cannot open the lock file"));
-    db_close(db);
+    store_close(db);
     struct stat sb;
     assert_int_equal(stat(victim, &sb), 0);
     assert_int_equal(sb.st_size, 8);
@@ -98,11 +99,11 @@ static void test_what_retrying_cannot_fix_is_refused(void **state)
 {
     (void)state;
     char path[128], err[640];
-    struct db *db = NULL;
+    struct store *db = NULL;
     /* a folder where the database should be */
     path_in(path, sizeof(path), "folder.db");
     assert_int_equal(mkdir(path, 0700), 0);
-    assert_int_equal(db_open(path, &OPT, &db, err, sizeof(err)), IH_EINVAL);
+    assert_int_equal(store_open(path, &OPT, &db, err, sizeof(err)), IH_EINVAL);
     assert_non_null(strstr(err, "not a regular file"));
     /* a file that is not a database */
     path_in(path, sizeof(path), "text.db");
@@ -111,12 +112,12 @@ static void test_what_retrying_cannot_fix_is_refused(void **state)
     for (int i = 0; i < 200; i++)
         fputs("this is not a database file\n", f);
     fclose(f);
-    assert_int_not_equal(db_open(path, &OPT, &db, err, sizeof(err)), IH_OK);
+    assert_int_not_equal(store_open(path, &OPT, &db, err, sizeof(err)), IH_OK);
     assert_null(db);
     /* a schema newer than this binary */
     path_in(path, sizeof(path), "new.db");
-    assert_int_equal(db_open(path, &OPT, &db, err, sizeof(err)), IH_OK);
-    db_close(db);
+    assert_int_equal(store_open(path, &OPT, &db, err, sizeof(err)), IH_OK);
+    store_close(db);
     sqlite3 *c = NULL;
     assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
     assert_int_equal(sqlite3_exec(c, "INSERT INTO schema_migrations(version, name) VALUES (9999, 'future')", NULL,
@@ -124,7 +125,7 @@ static void test_what_retrying_cannot_fix_is_refused(void **state)
                      SQLITE_OK);
     sqlite3_close(c);
     db = NULL;
-    assert_int_equal(db_open(path, &OPT, &db, err, sizeof(err)), IH_ENEWER);
+    assert_int_equal(store_open(path, &OPT, &db, err, sizeof(err)), IH_ENEWER);
     assert_non_null(strstr(err, "newer than this issuerhookd"));
 }
 
@@ -135,17 +136,17 @@ static void test_unwritable_store_opens_and_says_why(void **state)
     (void)state;
     char path[128], err[640], why[640];
     path_in(path, sizeof(path), "locked.db");
-    struct db *db = NULL;
-    assert_int_equal(db_open(path, &OPT, &db, err, sizeof(err)), IH_OK);
-    db_close(db);
+    struct store *db = NULL;
+    assert_int_equal(store_open(path, &OPT, &db, err, sizeof(err)), IH_OK);
+    store_close(db);
     sqlite3 *other = NULL;
     assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
     assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(db_open(path, &OPT, &db, err, sizeof(err)), IH_OK);
-    assert_false(db_writable(db, why, sizeof(why)));
+    assert_int_equal(store_open(path, &OPT, &db, err, sizeof(err)), IH_OK);
+    assert_false(store_writable(db, why, sizeof(why)));
     assert_non_null(strstr(why, "writes fail since "));
     assert_non_null(strstr(why, "database is locked (SQLITE_BUSY"));
-    db_close(db);
+    store_close(db);
     sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(other);
 }

@@ -19,16 +19,28 @@
 
 /* ---- watermarks ---- */
 
-static void watermark_round_trip(int64_t seq, const char *want)
+/* Positions {0, seq} (every SQLite position) and their tokens. */
+static struct feed_pos at(int64_t seq)
+{
+    return (struct feed_pos){0, seq};
+}
+
+static void pos_round_trip(struct feed_pos p, const char *want)
 {
     char out[FEED_TOKEN_MAX];
     memset(out, 'X', sizeof(out));
-    feedparams_watermark_encode(seq, out);
+    feedparams_watermark_encode(p, out);
     assert_string_equal(out, want);
-    int64_t back = -1;
+    struct feed_pos back = {-1, -1};
     if (!feedparams_watermark_decode(out, &back))
-        fail_msg("%s (from %lld) does not decode", out, (long long)seq);
-    assert_int_equal(back, seq);
+        fail_msg("%s (from %lld.%lld) does not decode", out, (long long)p.a, (long long)p.b);
+    assert_int_equal(back.a, p.a);
+    assert_int_equal(back.b, p.b);
+}
+
+static void watermark_round_trip(int64_t seq, const char *want)
+{
+    pos_round_trip(at(seq), want);
 }
 
 static void test_watermark_round_trip(void **state)
@@ -44,27 +56,63 @@ static void test_watermark_round_trip(void **state)
     /* every value in a range survives, and the encoding keeps to the seed's pattern */
     for (int64_t v = 0; v < 5000; v += 7) {
         char out[FEED_TOKEN_MAX];
-        int64_t back = -1;
-        feedparams_watermark_encode(v, out);
+        struct feed_pos back = {-1, -1};
+        feedparams_watermark_encode(at(v), out);
         assert_true(strspn(out, "w1.0123456789abcdefghijklmnopqrstuvwxyz") == strlen(out));
         assert_true(feedparams_watermark_decode(out, &back));
-        assert_int_equal(back, v);
+        assert_int_equal(back.a, 0);
+        assert_int_equal(back.b, v);
     }
     /* a negative position is never produced: it reads as the start */
     char out[FEED_TOKEN_MAX];
-    feedparams_watermark_encode(-5, out);
+    feedparams_watermark_encode(at(-5), out);
     assert_string_equal(out, "w1.0");
+}
+
+/* A position of two numbers (a > 0: what a backend with a transaction id in its
+ * positions gives out) has its own form, told apart from w1 and from cursors. */
+static void test_watermark_two_numbers(void **state)
+{
+    (void)state;
+    pos_round_trip((struct feed_pos){1, 0}, "w2.1.0");
+    pos_round_trip((struct feed_pos){36, 35}, "w2.10.z");
+    pos_round_trip((struct feed_pos){744, 1727769362375LL}, "w2.ko.m1q59o7b");
+    pos_round_trip((struct feed_pos){INT64_MAX, INT64_MAX}, "w2.1y2p0ij32e8e7.1y2p0ij32e8e7");
+    /* a negative a is never produced: it is spelt as a SQLite position */
+    char out[FEED_TOKEN_MAX];
+    feedparams_watermark_encode((struct feed_pos){-3, 9}, out);
+    assert_string_equal(out, "w1.9");
+    const char *bad[] = {
+        "w2.",               /* no numbers */
+        "w2.1",              /* one number */
+        "w2.1.",             /* no second number */
+        "w2..1",             /* no first number */
+        "w2.0.1",            /* a == 0 is spelt w1.1 */
+        "w2.01.1",           /* leading zero */
+        "w2.1.01",           /* leading zero */
+        "w2.1.1.1",          /* three numbers */
+        "w2.1.1 ",           /* trailing space */
+        "w2.A.1",            /* upper-case digit */
+        "w2.1y2p0ij32e8e8.1", /* a above INT64_MAX */
+        "w2.1.1y2p0ij32e8e8", /* b above INT64_MAX */
+        "w3.1.1",            /* other version */
+    };
+    for (size_t i = 0; i < N(bad); i++) {
+        struct feed_pos p = {-7, -7};
+        if (feedparams_watermark_decode(bad[i], &p))
+            fail_msg("accepted watermark \"%s\" (as %lld.%lld)", bad[i], (long long)p.a, (long long)p.b);
+    }
 }
 
 static void test_watermark_empty_is_start(void **state)
 {
     (void)state;
-    int64_t seq = 99;
-    assert_true(feedparams_watermark_decode("", &seq));
-    assert_int_equal(seq, 0);
-    seq = 99;
-    assert_true(feedparams_watermark_decode(NULL, &seq));
-    assert_int_equal(seq, 0);
+    struct feed_pos p = {99, 99};
+    assert_true(feedparams_watermark_decode("", &p));
+    assert_true(p.a == 0 && p.b == 0);
+    p = (struct feed_pos){99, 99};
+    assert_true(feedparams_watermark_decode(NULL, &p));
+    assert_true(p.a == 0 && p.b == 0);
 }
 
 static void test_watermark_malformed(void **state)
@@ -74,7 +122,7 @@ static void test_watermark_malformed(void **state)
         "w1.",                /* no digits */
         "w1",                 /* no dot */
         "w11",                /* no dot */
-        "w2.1",               /* other version */
+        "w2.1",               /* w2 has two numbers */
         "x1.1",               /* other prefix */
         "c1.1",               /* a cursor's prefix */
         "c1.0.1",             /* a cursor */
@@ -103,9 +151,9 @@ static void test_watermark_malformed(void **state)
         "w1.2000000000000",   /* above INT64_MAX */
     };
     for (size_t i = 0; i < N(bad); i++) {
-        int64_t seq = -7;
-        if (feedparams_watermark_decode(bad[i], &seq))
-            fail_msg("accepted watermark \"%s\" (as %lld)", bad[i], (long long)seq);
+        struct feed_pos p = {-7, -7};
+        if (feedparams_watermark_decode(bad[i], &p))
+            fail_msg("accepted watermark \"%s\" (as %lld)", bad[i], (long long)p.b);
     }
 }
 
@@ -120,9 +168,9 @@ static void test_watermark_overflow_not_wrapped(void **state)
         "w1.5000000000000",
     };
     for (size_t i = 0; i < N(bad); i++) {
-        int64_t seq = -7;
-        if (feedparams_watermark_decode(bad[i], &seq))
-            fail_msg("accepted watermark \"%s\" above INT64_MAX (as %lld)", bad[i], (long long)seq);
+        struct feed_pos p = {-7, -7};
+        if (feedparams_watermark_decode(bad[i], &p))
+            fail_msg("accepted watermark \"%s\" above INT64_MAX (as %lld)", bad[i], (long long)p.b);
     }
 }
 
@@ -528,6 +576,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_watermark_round_trip),
+        cmocka_unit_test(test_watermark_two_numbers),
         cmocka_unit_test(test_watermark_empty_is_start),
         cmocka_unit_test(test_watermark_malformed),
         cmocka_unit_test(test_watermark_overflow_not_wrapped),

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "issuerhook/db.h"
+#include "issuerhook/store.h"
 #include "issuerhook/keycheck.h"
 #include "issuerhook/migrate.h"
 #include "issuerhook/pankeys.h"
@@ -234,13 +234,13 @@ static long long scalar(const char *sql)
 
 static ih_status verify_db(struct tokenizer *t, char *err, size_t errlen)
 {
-    struct db *db = NULL;
-    struct db_options o = {.busy_timeout_ms = 1000};
-    assert_int_equal(db_open(dbfile, &o, &db, err, errlen), IH_OK); /* migrates */
+    struct store *db = NULL;
+    struct store_options o = {.busy_timeout_ms = 1000};
+    assert_int_equal(store_open(dbfile, &o, &db, err, errlen), IH_OK); /* migrates */
     struct keycheck_store s;
     pankeys_store(db, &s);
     ih_status rc = keycheck_verify(t, &s, 1700000000000, err, errlen);
-    db_close(db);
+    store_close(db);
     return rc;
 }
 

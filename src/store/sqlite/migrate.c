@@ -55,7 +55,7 @@ ih_status migrate_conn(sqlite3 *c, int *from, int *to, struct store_error *e)
         db_error(c, rc, "reading the schema version", e);
         return db_status(rc) == IH_OK ? IH_EIO : db_status(rc);
     }
-    int latest = migrations_embedded_count ? migrations_embedded[migrations_embedded_count - 1].version : 0;
+    int latest = migrations_sqlite_count ? migrations_sqlite[migrations_sqlite_count - 1].version : 0;
     *from = v;
     *to = v;
     if (v > latest) {
@@ -68,8 +68,8 @@ ih_status migrate_conn(sqlite3 *c, int *from, int *to, struct store_error *e)
                  v, latest);
         return IH_ENEWER;
     }
-    for (size_t i = 0; i < migrations_embedded_count; i++) {
-        const struct migration *m = &migrations_embedded[i];
+    for (size_t i = 0; i < migrations_sqlite_count; i++) {
+        const struct migration *m = &migrations_sqlite[i];
         if (m->version <= v)
             continue;
         rc = apply_one(c, m);

@@ -200,7 +200,7 @@ static double gauge_wal_bytes(void *arg)
 {
     char wal[4200];
     struct stat sb;
-    snprintf(wal, sizeof(wal), "%s-wal", db_path(arg));
+    snprintf(wal, sizeof(wal), "%s-wal", ((const struct db *)arg)->path);
     return stat(wal, &sb) == 0 ? (double)sb.st_size : 0;
 }
 

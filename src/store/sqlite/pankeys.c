@@ -1,3 +1,5 @@
+/* The SQLite side of the PAN key check: the pan_keys table, and lookups of stored card
+ * tokens (pankeys.h is the neutral face). */
 #include "issuerhook/pankeys.h"
 
 #include <stdio.h>
@@ -155,21 +157,22 @@ static ih_status txn_newest(void *arg, char out[TOKENIZE_KEY_ID_LEN + 1], bool *
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? IH_OK : db_fail(t->conn);
 }
 
-void pankeys_store_txn(struct writer_txn *txn, struct keycheck_store *out)
+void sqlite_pankeys_txn(struct writer_txn *txn, struct keycheck_store *out)
 {
     *out = (struct keycheck_store){.arg = txn, .current = txn_current, .replace = txn_replace,
                                    .newest_token_key = txn_newest};
 }
 
-void pankeys_store(struct db *db, struct keycheck_store *out)
+void sqlite_pankeys_store(struct store *s, struct keycheck_store *out)
 {
-    *out = (struct keycheck_store){.arg = db, .current = current, .replace = replace,
+    *out = (struct keycheck_store){.arg = db_of(s), .current = current, .replace = replace,
                                    .newest_token_key = newest_token_key};
 }
 
-ih_status pankeys_find_token(struct db *db, const char *key_id, const char *token, long long *count,
+ih_status sqlite_find_token(struct store *s, const char *key_id, const char *token, long long *count,
                              long long *first_seq, long long *last_seq)
 {
+    struct db *db = db_of(s);
     sqlite3 *c = db_read_acquire(db);
     sqlite3_stmt *st = NULL;
     ih_status rc = IH_EIO;

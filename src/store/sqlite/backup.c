@@ -1,15 +1,16 @@
-#include "issuerhook/backup.h"
-
+/* An online backup of an SQLite database, taken while the daemon runs (SQLite's backup
+ * API over a read transaction: WAL lets the writer go on meanwhile). See store_backup. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <stdbool.h>
+#include "sqlite.h"
 
 /* fsync of a file or folder by path. */
 static int sync_path(const char *path, int flags)
@@ -49,7 +50,7 @@ static int copy(sqlite3 *src, sqlite3 *dst)
     return rc == SQLITE_DONE ? fin : rc;
 }
 
-ih_status db_backup(const char *src, const char *dest, struct backup_result *res, char *err, size_t errlen)
+ih_status sqlite_backup(const char *src, const char *dest, struct backup_result *res, char *err, size_t errlen)
 {
     char partial[4096];
     struct stat sb;

@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "issuerhook/log.h"
+#include "sqlite.h"
 
 ih_status db_status(int rc)
 {
@@ -68,6 +69,7 @@ void db_error(sqlite3 *c, int rc, const char *during, struct store_error *e)
     if (same && (p == SQLITE_IOERR || p == SQLITE_CANTOPEN || p == SQLITE_FULL))
         e->os_errno = sqlite3_system_errno(c);
     e->fatal = p == SQLITE_NOTADB;
+    e->status = db_status(rc) == IH_OK ? IH_EIO : db_status(rc);
 }
 
 const char *db_error_kind(const struct store_error *e)
@@ -86,7 +88,7 @@ const char *db_error_kind(const struct store_error *e)
 }
 
 /* WAL: readers never block the writer. FULL: a commit is on disk before it returns.
- * No automatic checkpoint inside COMMIT: store/checkpoint.c does them on its own
+ * No automatic checkpoint inside COMMIT: checkpoint.c does them on its own
  * connection; a WAL that was reset is cut back to WAL_SIZE_LIMIT. */
 #define WAL_SIZE_LIMIT (4 * 1024 * 1024)
 
@@ -241,8 +243,8 @@ ih_status db_prepare(struct db *db, sqlite3 **conn, bool probe, struct store_err
         rc = db_status(src);
     }
     int from = 0, to = 0;
-    if (rc == IH_OK && db->schema_version == 0 && (rc = migrate_conn(*conn, &from, &to, e)) == IH_OK)
-        db->schema_version = to;
+    if (rc == IH_OK && db->base.schema_version == 0 && (rc = migrate_conn(*conn, &from, &to, e)) == IH_OK)
+        db->base.schema_version = to;
     if (rc == IH_OK && probe)
         rc = probe_write(*conn, e);
     if (rc != IH_OK && *conn && db_error_stale(e)) {
@@ -250,77 +252,6 @@ ih_status db_prepare(struct db *db, sqlite3 **conn, bool probe, struct store_err
         *conn = NULL;
     }
     return rc;
-}
-
-ih_status db_open(const char *path, const struct db_options *opt, struct db **out, char *err, size_t errlen)
-{
-    *out = NULL;
-    struct db *db = calloc(1, sizeof(*db));
-    if (!db || !(db->path = strdup(path))) {
-        free(db);
-        return IH_ENOMEM;
-    }
-    db->opt = *opt;
-    db->lock_fd = -1;
-    pthread_mutex_init(&db->rd_lock, NULL);
-    pthread_cond_init(&db->rd_free, NULL);
-    state_init(&db->state);
-    struct store_error e;
-    ih_status rc = db_prepare(db, &db->wr, true, &e);
-    if (rc != IH_OK && e.fatal) {
-        snprintf(err, errlen, "%s: %s", path, e.msg);
-        db_close(db);
-        return rc;
-    }
-    if (rc != IH_OK)
-        state_failed(db, &e, false); /* the writer tries again; the caller says so */
-    *out = db;
-    return IH_OK;
-}
-
-void db_close(struct db *db)
-{
-    if (!db)
-        return;
-    for (int i = 0; i < DB_READERS; i++)
-        if (db->rd[i])
-            sqlite3_close(db->rd[i]);
-    if (db->wr)
-        sqlite3_close(db->wr);
-    if (db->lock_fd >= 0)
-        close(db->lock_fd); /* after the last connection: the lock covers the final checkpoint */
-    state_destroy(&db->state);
-    pthread_cond_destroy(&db->rd_free);
-    pthread_mutex_destroy(&db->rd_lock);
-    free(db->path);
-    free(db);
-}
-
-int db_schema_version(const struct db *db)
-{
-    return db->schema_version;
-}
-
-const char *db_path(const struct db *db)
-{
-    return db->path;
-}
-
-ih_status db_ping(struct db *db, double *ms)
-{
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    sqlite3 *c = db_read_acquire(db);
-    sqlite3_stmt *st = NULL;
-    int rc = c ? sqlite3_prepare_v2(c, "SELECT max(seq) FROM records", -1, &st, NULL) : SQLITE_CANTOPEN;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (c)
-        db_read_release(db, c);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    *ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
-    return rc == SQLITE_ROW ? IH_OK : (db_status(rc) == IH_OK ? IH_EIO : db_status(rc));
 }
 
 sqlite3_stmt *txn_stmt(struct writer_txn *t, const char *sql)

@@ -1,55 +1,42 @@
-/* Private to src/store/: the SQLite handles behind the store's public headers. */
-#ifndef ISSUERHOOK_STORE_INTERNAL_H
-#define ISSUERHOOK_STORE_INTERNAL_H
+/* Private to src/store/sqlite/: the SQLite backend's handles and helpers. */
+#ifndef ISSUERHOOK_STORE_SQLITE_INTERNAL_H
+#define ISSUERHOOK_STORE_SQLITE_INTERNAL_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sqlite3.h>
 
-#include "issuerhook/db.h"
+#include "../backend.h"
+#include "issuerhook/bookings.h"
+#include "issuerhook/cards.h"
+#include "issuerhook/events.h"
+#include "issuerhook/outbox.h"
 
 /* Read connections: the feed's scans may hold at most DB_FEED_READERS of them, so that
  * DB_READERS - DB_FEED_READERS are always there for health and point reads. */
 #define DB_READERS 6
 #define DB_FEED_READERS 4
 
-/* Why the store could not do something, as SQLite (or the OS) said it. */
-struct store_error {
-    int code;           /* SQLite extended result code; 0 for an OS error outside SQLite */
-    int os_errno;       /* the errno behind it, when known; 0 otherwise */
-    bool fatal;         /* at start, refuse to run: retrying cannot help (see db_open) */
-    const char *during; /* static: what was being done ("commit", "open", ...) */
-    char msg[400];      /* SQLite's message, or ours */
-};
-
-/* Whether the store takes writes, as its writer last saw it (store/state.c). */
-struct store_state {
-    pthread_mutex_t lock;
-    bool writable;      /* guarded by lock */
-    char why[640];      /* guarded by lock: when and why writes fail */
-    char since[24];     /* guarded by lock: UTC start of the outage */
-    int64_t since_ms;   /* guarded by lock: the same, monotonic */
-    unsigned long refused; /* guarded by lock: writes refused in this outage */
-    struct {
-        int code, os_errno;
-    } seen[8];          /* guarded by lock: failures logged in this outage */
-    size_t nseen;
-};
-
+/* The SQLite store: struct store first (backend.h), then the connections. */
 struct db {
+    struct store base;
     char *path;
-    struct db_options opt;
+    struct store_options opt;
     sqlite3 *wr;            /* the write connection: migrate, then the writer thread only */
-    int lock_fd;            /* the lock file, held from db_open to db_close; -1 until taken */
-    int schema_version;     /* after the migrations; 0 until they ran */
-    struct store_state state;
+    int lock_fd;            /* the lock file, held from open to close; -1 until taken */
     sqlite3 *rd[DB_READERS]; /* read-only connections, opened on first use; guarded by rd_lock */
     bool rd_busy[DB_READERS];
     bool rd_stale[DB_READERS]; /* closed when released (db_readers_reset) */
     pthread_mutex_t rd_lock;
     pthread_cond_t rd_free;
 };
+
+/* The db behind a store of this backend. */
+static inline struct db *db_of(struct store *s)
+{
+    return (struct db *)s;
+}
 
 /* Statement cache of one connection, keyed by the address of a static SQL string. */
 #define STMT_CACHE_MAX 32
@@ -65,6 +52,9 @@ struct writer_txn {
 /* A prepared, reset statement for sql (a static string), or NULL on failure. */
 sqlite3_stmt *txn_stmt(struct writer_txn *t, const char *sql);
 void txn_cache_clear(struct writer_txn *t);
+
+/* The SQLite backend's struct store_backend (db.c). */
+extern const struct store_backend sqlite_backend;
 
 /* SQLite result code -> daemon status. */
 ih_status db_status(int sqlite_rc);
@@ -97,30 +87,56 @@ IH_MUST_CHECK ih_status db_prepare(struct db *db, sqlite3 **conn, bool probe, st
 void db_error(sqlite3 *c, int rc, const char *during, struct store_error *e);
 /* The metric label for a failure: busy, full, readonly, io or nomem. */
 const char *db_error_kind(const struct store_error *e);
+/* "<message> (SQLITE_FULL during commit: No space left on device)". */
+void db_error_text(const struct store_error *e, char *out, size_t cap);
 /* After such a failure the connection is not to be trusted (an I/O error, a read-only
  * file, a corrupt page): a fresh one sees the file as it is now. */
 bool db_error_stale(const struct store_error *e);
 
+/* The jobs, run inside the writer's transaction (events.c, bookings.c, cards.c, outbox.c). */
+IH_MUST_CHECK ih_status sqlite_events_apply(struct writer_txn *t, struct store_event *ev);
+IH_MUST_CHECK ih_status sqlite_booking_request_apply(struct writer_txn *t, struct booking_request_job *b);
+IH_MUST_CHECK ih_status sqlite_booking_result_apply(struct writer_txn *t, struct booking_result_job *r);
+IH_MUST_CHECK ih_status sqlite_card_batch_apply(struct writer_txn *t, struct card_batch_job *b);
+IH_MUST_CHECK ih_status sqlite_outbox_mark_apply(struct writer_txn *t, struct outbox_mark_job *m);
+
+/* The reads behind bookings.h, outbox.h and feed.h (the store is this backend's). */
+IH_MUST_CHECK ih_status sqlite_bookings_get(struct store *s, const char *id, struct booking_view *out);
+IH_MUST_CHECK ih_status sqlite_bookings_list(struct store *s, enum booking_status st, int64_t after, size_t max,
+                                             struct booking_view **out, size_t *n);
+IH_MUST_CHECK ih_status sqlite_outbox_due(struct store *s, int64_t now_ms, const int64_t *skip, size_t nskip,
+                                          struct outbox_item *out, size_t max, size_t *n);
+IH_MUST_CHECK ih_status sqlite_outbox_stats(struct store *s, struct outbox_stats *out);
+bool sqlite_feed_pos_valid(const struct store *s, struct feed_pos p);
+IH_MUST_CHECK ih_status sqlite_feed_scan_commit_order(struct store *s, struct feed_pos after, size_t scan_max,
+                                                      feed_row_fn fn, void *arg, struct feed_scan_result *out);
+IH_MUST_CHECK ih_status sqlite_feed_scan_time_order(struct store *s, const struct feed_time_query *q, size_t scan_max,
+                                                    feed_row_fn fn, void *arg, struct feed_time_result *out);
+
+/* The writer's side (writer.c). */
+IH_MUST_CHECK ih_status sqlite_writer_attach(struct store *s, struct backend_writer **out);
+/* pankeys.c: the PAN key fingerprints on the store (reads on a read connection, the
+ * record on db->wr), on the writer's connection, and token lookups. */
+void sqlite_pankeys_store(struct store *s, struct keycheck_store *out);
+void sqlite_pankeys_txn(struct writer_txn *txn, struct keycheck_store *out);
+void sqlite_writer_keycheck_store(struct backend_writer *w, struct keycheck_store *out);
+IH_MUST_CHECK ih_status sqlite_find_token(struct store *s, const char *key_id, const char *token, long long *count,
+                                          long long *first_seq, long long *last_seq);
+void sqlite_writer_detach(struct backend_writer *w);
+bool sqlite_writer_connected(struct backend_writer *w);
+IH_MUST_CHECK ih_status sqlite_writer_prepare(struct backend_writer *w, bool probe, struct store_error *e);
+enum batch_end sqlite_writer_run(struct backend_writer *w, struct writer_job *batch, size_t n, struct store_error *e);
+
 /* Applies the embedded migrations on c (the write connection). */
 IH_MUST_CHECK ih_status migrate_conn(sqlite3 *c, int *from, int *to, struct store_error *e);
 
-/* The lock file of the database at db_path (store/lock.c). IH_OK: *fd holds the lock
+/* The lock file of the database at db_path (lock.c). IH_OK: *fd holds the lock
  * until closed. IH_EBUSY: another process holds it (*holder: its PID, 0 if unknown).
  * IH_EIO: the file cannot be created or opened (*os_err). lock_path gets its name. */
 IH_MUST_CHECK ih_status lock_take(const char *db_path, int *fd, long *holder, int *os_err, char *lock_path,
                                   size_t cap);
 
-/* store/state.c: the writer calls state_failed after each failure and state_ok after
- * each success; the first failure of each kind since the store last took writes is
- * logged (log false: the caller reports it), the recovery is logged. */
-void state_init(struct store_state *s);
-void state_destroy(struct store_state *s);
-void state_failed(struct db *db, const struct store_error *e, bool log);
-void state_ok(struct db *db);
-/* One more write refused while the store is failing (for the recovery's log line). */
-void state_refused(struct db *db);
-
-/* store/checkpoint.c: WAL checkpoints on their own connection and thread, so that a
+/* checkpoint.c: WAL checkpoints on their own connection and thread, so that a
  * commit never waits for one. The writer reports each commit (its WAL hook). */
 struct checkpointer;
 IH_MUST_CHECK ih_status ckpt_start(struct db *db, struct checkpointer **out);
