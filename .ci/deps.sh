@@ -3,10 +3,12 @@
 # As root it runs apt-get; otherwise it prints the exact command and stops.
 set -euo pipefail
 # systemd: systemd-analyze for the unit test; prometheus: promtool for the /metrics test;
-# debootstrap: the Docker runtime-stage test; shellcheck: the scripts test.
+# debootstrap: the Docker runtime-stage test; shellcheck: the scripts test; libpq-dev: the
+# PostgreSQL client the daemon links; postgresql: the server the PostgreSQL tests start
+# (tests/kit/pgtmp.c, a throwaway cluster of their own).
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
       libcurl4-openssl-dev libssl-dev libsqlite3-dev libcmocka-dev curl sqlite3
-      systemd prometheus debootstrap shellcheck)
+      systemd prometheus debootstrap shellcheck libpq-dev postgresql)
 [ "${IH_BENCH:-0}" = 1 ] && pkgs+=(wrk)
 missing=()
 for p in "${pkgs[@]}"; do

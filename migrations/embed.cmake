@@ -1,6 +1,12 @@
 # Turns migrations/NNNN_name.sql into a C array so the binary needs no file from the
 # source tree (systemd starts it in /, Docker in its image's folder).
-# Inputs: MIGRATIONS_DIR, OUTPUT.
+# Inputs: MIGRATIONS_DIR, OUTPUT, and ARRAY (the array's name; migrations_embedded when
+# unset: the SQLite schema. CMakeLists.txt also embeds migrations/postgresql/ as
+# pgmigrations_embedded).
+if(NOT ARRAY)
+  set(ARRAY migrations_embedded)
+endif()
+file(RELATIVE_PATH ARRAY_SOURCE "${CMAKE_CURRENT_LIST_DIR}/.." "${MIGRATIONS_DIR}")
 file(GLOB files RELATIVE "${MIGRATIONS_DIR}" "${MIGRATIONS_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
 list(SORT files)
 set(body "")
@@ -18,8 +24,10 @@ foreach(f IN LISTS files)
   math(EXPR i "${i} + 1")
 endforeach()
 file(WRITE "${OUTPUT}.tmp"
-  "/* generated from migrations/ by migrations/embed.cmake: do not edit */\n"
-  "#include \"issuerhook/migrate.h\"\n${body}\n"
-  "const struct migration migrations_embedded[] = {\n${entries}    {0, 0, 0}};\n"
-  "const size_t migrations_embedded_count = ${i};\n")
+  "/* generated from ${ARRAY_SOURCE} by migrations/embed.cmake: do not edit */\n"
+  "#include \"issuerhook/migrate.h\"\n"
+  "extern const struct migration ${ARRAY}[];\n"
+  "extern const size_t ${ARRAY}_count;\n${body}\n"
+  "const struct migration ${ARRAY}[] = {\n${entries}    {0, 0, 0}};\n"
+  "const size_t ${ARRAY}_count = ${i};\n")
 file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)
