@@ -62,6 +62,7 @@ static void test_session(void **state)
     v = show(c, "statement_timeout");
     assert_string_equal(v, "2468ms");
     free(v);
+    assert_int_equal(pgconn_io_timeout_ms(c), 2468 + 10000); /* a slow statement is not a lost connection */
     pgconn_free(c);
 }
 

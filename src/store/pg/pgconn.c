@@ -78,7 +78,9 @@ ih_status pgconn_new(const struct pgconn_options *opt, struct pgconn **out, char
     }
     snprintf(c->name, sizeof(c->name), "%s", opt->name ? opt->name : "store");
     c->busy_ms = opt->busy_timeout_ms;
-    c->io_ms = opt->io_timeout_ms ? opt->io_timeout_ms : opt->busy_timeout_ms + 10000;
+    /* longer than the statement timeout, so a slow statement is never taken for a loss */
+    unsigned long long io = opt->io_timeout_ms ? opt->io_timeout_ms : 2ULL * opt->busy_timeout_ms + 10000;
+    c->io_ms = io > UINT32_MAX ? UINT32_MAX : (unsigned)io;
     c->down = true;
     *out = c;
     return IH_OK;

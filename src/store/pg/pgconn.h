@@ -23,7 +23,7 @@ struct pgconn_options {
     unsigned busy_timeout_ms;  /* the session's lock_timeout, and twice it statement_timeout;
                                 * 0: none */
     unsigned io_timeout_ms;    /* a wait for the server longer than this counts as a lost
-                                * connection; 0: busy_timeout_ms + 10 s */
+                                * connection; 0: the statement timeout + 10 s */
     const char *name;          /* the connection's role in log lines ("writer", ...); copied */
 };
 
