@@ -49,9 +49,11 @@ static int cmd_stop(const char *state)
     if (pgtmp_state_read(&pg, state) != 0)
         return 1;
     pg.own = true;
+    char dir[sizeof(pg.dir)];
+    memcpy(dir, pg.dir, sizeof(dir));
     pgtmp_cluster_remove(&pg);
     unlink(state);
-    printf("cluster %s removed\n", pg.dir);
+    printf("cluster %s removed\n", dir);
     return 0;
 }
 
