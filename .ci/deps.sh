@@ -8,11 +8,13 @@ set -euo pipefail
 # python3-jsonschema, python3-yaml: the OpenAPI conformance test;
 # libgnutls28-dev: TLS (the daemon checks client certificates with GnuTLS, which
 # libmicrohttpd serves TLS with); openssl: the TLS tests make their certificates with it;
-# slowhttptest: the slow-client test.
+# slowhttptest: the slow-client test; libpq-dev: the PostgreSQL client the daemon links;
+# postgresql: the server the PostgreSQL tests start (tests/kit/pgtmp.c, a throwaway
+# cluster of their own).
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
       libcurl4-openssl-dev libssl-dev libsqlite3-dev libcmocka-dev curl jq sqlite3
       systemd prometheus debootstrap shellcheck python3-jsonschema python3-yaml
-      libgnutls28-dev openssl slowhttptest)
+      libgnutls28-dev openssl slowhttptest libpq-dev postgresql)
 [ "${IH_BENCH:-0}" = 1 ] && pkgs+=(wrk)
 missing=()
 for p in "${pkgs[@]}"; do

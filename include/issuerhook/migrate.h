@@ -16,6 +16,8 @@ struct migration {
  * migrations/sqlite/). */
 extern const struct migration migrations_sqlite[];
 extern const size_t migrations_sqlite_count;
+extern const struct migration migrations_postgresql[];
+extern const size_t migrations_postgresql_count;
 
 /* store_open applies every embedded migration newer than the database's version; a
  * database whose version is newer than this binary knows is refused (IH_ENEWER). */
