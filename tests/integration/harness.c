@@ -1,4 +1,5 @@
 #include "harness.h"
+#include "harness_internal.h"
 
 #include "issuerhook/crypto.h"
 
@@ -8,7 +9,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,20 +55,14 @@ static bool log_says_listening(const struct daemon *d)
 
 bool daemon_start(struct daemon *d)
 {
-    if (!d->dir[0]) {
-        snprintf(d->dir, sizeof(d->dir), "/tmp/ihtest.XXXXXX");
-        if (!mkdtemp(d->dir))
-            return false;
-        /* the one place a test daemon's store is chosen (today an SQLite file; what
-         * db_scalar, db_column and db_exec open is d->db) */
-        snprintf(d->db, sizeof(d->db), "%s/var/issuerhook.db", d->dir);
-        snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
-    }
+    if (!daemon_prepare(d))
+        return false;
     for (int attempt = 0; attempt < 5; attempt++) {
         d->port = free_port();
-        char listen[64], dbenv[400], k1[200], k2[200], h1[65], h2[65];
+        char listen[64], dbenv[400], pwenv[400], k1[200], k2[200], h1[65], h2[65];
         snprintf(listen, sizeof(listen), "ISSUERHOOK_LISTEN=127.0.0.1:%d", d->port);
         snprintf(dbenv, sizeof(dbenv), "ISSUERHOOK_DB=%s", d->db);
+        snprintf(pwenv, sizeof(pwenv), "ISSUERHOOK_DB_PASSWORD_FILE=%s", d->db_password_file);
         sha256_hex(KEY_FULL, h1);
         sha256_hex(KEY_READ, h2);
         snprintf(k1, sizeof(k1), "ISSUERHOOK_API_KEY_FULL=sha256:%s amiko:events", h1);
@@ -90,6 +84,8 @@ bool daemon_start(struct daemon *d)
             clearenv();
             putenv(listen);
             putenv(dbenv);
+            if (d->db_password_file[0])
+                putenv(pwenv);
             putenv(k1);
             putenv(k2);
             putenv("ISSUERHOOK_SHUTDOWN_GRACE=5");
@@ -154,7 +150,10 @@ void daemon_cleanup(struct daemon *d)
 {
     if (d->pid > 0)
         daemon_stop(d, SIGKILL);
-    if (d->dir[0] && !getenv("IH_KEEP_TEST_DIRS")) {
+    if (getenv("IH_KEEP_TEST_DIRS"))
+        return;
+    harness_store_drop(d);
+    if (d->dir[0]) {
         char cmd[400];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
         if (system(cmd) != 0)
@@ -294,75 +293,6 @@ void http_resp_free(struct http_resp *r)
     r->body = NULL;
 }
 
-long long db_scalar(const struct daemon *d, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    if (sqlite3_open_v2(d->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 5000);
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_int64(st, 0);
-        else
-            fprintf(stderr, "db_scalar(%s): %s\n", sql, sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
-long db_column(const struct daemon *d, const char *sql, long long *out, size_t cap)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long n = -1;
-    if (sqlite3_open_v2(d->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 5000);
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-            int rc;
-            for (n = 0; (rc = sqlite3_step(st)) == SQLITE_ROW && (size_t)n < cap; n++)
-                out[n] = sqlite3_column_int64(st, 0);
-            if (rc != SQLITE_DONE)
-                n = -1; /* an error, or more rows than cap */
-        }
-        if (n < 0)
-            fprintf(stderr, "db_column(%s): %s\n", sql, sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
-bool db_exec(const struct daemon *d, const char *sql)
-{
-    sqlite3 *db = NULL;
-    char *msg = NULL;
-    bool ok = false;
-    if (sqlite3_open_v2(d->db, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 5000);
-        ok = sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK;
-        if (!ok)
-            fprintf(stderr, "db_exec(%s): %s\n", sql, msg ? msg : sqlite3_errmsg(db));
-    }
-    sqlite3_free(msg);
-    sqlite3_close(db);
-    return ok;
-}
-
-bool watermark_seq(const char *wm, int64_t *seq)
-{
-    struct feed_pos p;
-    if (!feedparams_watermark_decode(wm, &p) || p.a != 0)
-        return false;
-    *seq = p.b;
-    return true;
-}
-
-void watermark_at(int64_t seq, char out[FEED_TOKEN_MAX])
-{
-    feedparams_watermark_encode((struct feed_pos){0, seq}, out);
-}
-
 double metric_value(const struct daemon *d, const char *sample)
 {
     struct http_resp r;
@@ -436,7 +366,10 @@ int daemon_run(const char *env, const char *args, char **out)
 int daemon_run_as(const char *prefix, const char *env, const char *args, char **out)
 {
     char *cmd = NULL;
-    if (asprintf(&cmd, "%s env -i %s '%s' 2>&1 %s", prefix, env, IH_DAEMON_PATH, args) < 0)
+    /* a free port unless env says otherwise: the default 127.0.0.1:8080 may be taken by
+     * someone's `make run`, and listening comes before everything a test looks at */
+    if (asprintf(&cmd, "%s env -i ISSUERHOOK_LISTEN=127.0.0.1:0 %s '%s' 2>&1 %s", prefix, env, IH_DAEMON_PATH, args) <
+        0)
         return -1;
     FILE *p = popen(cmd, "r");
     free(cmd);
@@ -450,4 +383,25 @@ int daemon_run_as(const char *prefix, const char *env, const char *args, char **
     int st = pclose(p);
     *out = s.buf ? s.buf : calloc(1, 1);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int ih_run_tests(const char *group, const struct ih_test *tests, size_t n, CMFixtureFunction setup,
+                 CMFixtureFunction teardown)
+{
+    struct CMUnitTest *run = calloc(n ? n : 1, sizeof(*run));
+    size_t k = 0;
+    if (!run)
+        return 1;
+    bool pg = test_backend() == TEST_POSTGRESQL;
+    for (size_t i = 0; i < n; i++) {
+        if ((tests[i].only == IH_SQLITE_ONLY && pg) || (tests[i].only == IH_PG_ONLY && !pg))
+            fprintf(stderr, "[ NOT RUN  ] %s on %s: %s\n", tests[i].test.name, test_backend_name(), tests[i].why);
+        else
+            run[k++] = tests[i].test;
+    }
+    char name[160];
+    snprintf(name, sizeof(name), "%s (%s)", group, test_backend_name());
+    int rc = _cmocka_run_group_tests(name, run, k, setup, teardown);
+    free(run);
+    return rc;
 }

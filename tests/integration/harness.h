@@ -1,12 +1,26 @@
 /* Integration test harness: starts the real issuerhookd on a free loopback port with
- * a temporary database, talks to it over HTTP with libcurl, reads its database. */
+ * a temporary database, talks to it over HTTP with libcurl, reads its database.
+ *
+ * The store is one parameter of the whole test process, IH_TEST_BACKEND:
+ *   sqlite (the default)  each daemon gets a file in its temporary folder;
+ *   postgresql            each daemon gets a fresh database in the CTest run's throwaway
+ *                         cluster ($IH_PGTMP, the fixture `pg`), or in a private one when
+ *                         the binary runs by hand or the test asks for one (pg_private),
+ *                         with ISSUERHOOK_DB a postgresql:// URI and the password in
+ *                         ISSUERHOOK_DB_PASSWORD_FILE (tests/kit/pgtmp.h).
+ * Tests see the store only through this header: db_scalar & co. run their SQL on either
+ * (see harness_db.c for the few SQLite functions PostgreSQL is given), and the rest of a
+ * dialect difference is a helper here, never an `if` in a test. */
 #ifndef IH_TEST_HARNESS_H
 #define IH_TEST_HARNESS_H
 
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <cmocka.h>
 
 #include "issuerhook/feedparams.h"
 
@@ -14,12 +28,27 @@
 #define KEY_FULL "test-key-full"       /* amiko:events */
 #define KEY_READ "test-key-read-only"  /* ledger:read */
 
+struct pgtmp;
+
+/* The store every daemon of this process runs on (IH_TEST_BACKEND, read once). */
+enum test_backend { TEST_SQLITE, TEST_POSTGRESQL };
+enum test_backend test_backend(void);
+const char *test_backend_name(void); /* "sqlite" or "postgresql" */
+
 struct daemon {
     pid_t pid;
     int port;
-    char dir[256];  /* temporary folder: database, log */
-    char db[320];
+    char dir[256];  /* temporary folder: log (and SQLite's database) */
+    char db[320];   /* ISSUERHOOK_DB: SQLite's path, or PostgreSQL's postgresql:// URI */
+    char db_password_file[320]; /* PostgreSQL: ISSUERHOOK_DB_PASSWORD_FILE (in dir) */
     char log[320];
+    /* PostgreSQL: a cluster of this daemon's own, for tests that stop the server or scan
+     * its files (set before the first daemon_start) */
+    bool pg_private;
+    /* another daemon whose store this one shares (several nodes on one PostgreSQL
+     * database); set before the first daemon_start, and clean this one up first */
+    const struct daemon *same_store;
+    struct pgtmp *pg; /* PostgreSQL: the database made for this daemon (the harness's) */
     const char *extra_env[16]; /* "KEY=VALUE", NULL-terminated */
     const char *config;        /* passed as --config when set */
     /* HTTPS: the CA that issued the daemon's certificate (https:// when set), and the
@@ -27,12 +56,18 @@ struct daemon {
     const char *https_ca, *client_cert, *client_key;
 };
 
-/* Creates the folder (once) and starts the daemon; waits until /health answers. */
+/* Creates the folder and the store (once, see daemon_prepare) and starts the daemon;
+ * waits until /health answers. */
 bool daemon_start(struct daemon *d);
+/* The folder and an empty store, without a daemon (daemon_start calls it when d->dir is
+ * empty): for tests that run the binary themselves (daemon_run) on d's store. */
+bool daemon_prepare(struct daemon *d);
 /* Sends sig and waits; returns the exit status (or 128+signal). */
 int daemon_stop(struct daemon *d, int sig);
-/* Removes the folder. */
+/* Stops the daemon if it runs, removes the folder and drops the store it made. */
 void daemon_cleanup(struct daemon *d);
+/* "ISSUERHOOK_DB='…'" (and the password file) as shell words for daemon_run. */
+void store_env(const struct daemon *d, char *out, size_t cap);
 
 struct http_resp {
     long status;
@@ -55,10 +90,12 @@ bool http_request(const struct daemon *d, const char *method, const char *path, 
                   const char *body, size_t len, bool chunked, struct http_resp *out);
 void http_resp_free(struct http_resp *r);
 
-/* Looking into the daemon's database. Every test does it through these, so that the
- * store under test is one parameter here: today SQLite, d->db its path. A test that
- * needs SQLite itself (its locks, its WAL, its files, PRAGMAs) says so where it does. */
-/* A scalar (the first column of the first row), read-only; -1 on error. */
+/* Looking into the daemon's store. Every test does it through these, on either backend
+ * (SQLite: the file d->db; PostgreSQL: d's database over its Unix socket, as the cluster's
+ * superuser). The SQL is the same on both: on PostgreSQL the harness's sessions also find
+ * SQLite's json_extract(text, path) (as text) and zeroblob(n) in a schema of their own.
+ * A test that needs a backend itself (SQLite's locks, WAL, files, PRAGMAs) says so. */
+/* A scalar (the first column of the first row), read-only; -1 on error or NULL. */
 long long db_scalar(const struct daemon *d, const char *sql);
 /* The first column of every row, read-only, into out (at most cap); their count, or -1
  * on error or when there are more than cap. */
@@ -66,11 +103,50 @@ long db_column(const struct daemon *d, const char *sql, long long *out, size_t c
 /* Runs sql (one or more statements) on a connection of its own; false on error (said on
  * stderr). */
 bool db_exec(const struct daemon *d, const char *sql);
-/* The record seq a watermark stands at (SQLite's positions are {0, seq}); false when it
- * is none. */
+
+/* Feed positions. A watermark stands at a record's position, which is the store's own
+ * (SQLite {0, seq}: seq order is commit order; PostgreSQL {txid, seq}: the writing
+ * transaction, then seq). The item id is evt-<seq> on both. */
+/* The record seq a watermark stands at; false when it is none. */
 bool watermark_seq(const char *wm, int64_t *seq);
-/* The watermark that stands at seq. */
-void watermark_at(int64_t seq, char out[FEED_TOKEN_MAX]);
+/* The position a watermark stands at; false when it is none. */
+bool watermark_pos(const char *wm, struct feed_pos *pos);
+/* The watermark that stands at record seq of d's store (the record must exist). */
+void watermark_at(const struct daemon *d, int64_t seq, char out[FEED_TOKEN_MAX]);
+/* The seq of the last record in feed order (0: none; -1: error). */
+long long db_feed_last_seq(const struct daemon *d);
+
+/* The name of the store's check in /health ("sqlite:responseTime", ...). */
+const char *store_health_check(void);
+/* What the store's error says when a write waited for a lock past the busy timeout. */
+const char *store_busy_words(void);
+/* Holds the lock every write of the daemon needs, from another session, until
+ * store_unlock (SQLite: BEGIN IMMEDIATE; PostgreSQL: LOCK TABLE records). NULL on error. */
+struct store_lock *store_lock_writes(const struct daemon *d);
+void store_unlock(struct store_lock *l);
+
+/* Card data on disk. A scan image is the bytes of some files read at one moment, to be
+ * searched for many strings at once (the tests look for thousands of PANs). */
+struct scan_image;
+/* Everything the store keeps on disk: SQLite's database and WAL; on PostgreSQL every
+ * file of the cluster's folder (data/ with pg_wal/, and the server's log) after a
+ * CHECKPOINT, which needs a private cluster (pg_private). NULL on error. */
+struct scan_image *store_image_read(const struct daemon *d);
+/* Adds a file (e.g. the daemon's log); a missing file adds nothing. */
+bool scan_image_add(struct scan_image *img, const char *path);
+bool scan_image_has(const struct scan_image *img, const char *s, size_t n);
+/* The index of one of needles[0..n) that the image holds (each at least 8 bytes), or -1. */
+long scan_image_find_any(const struct scan_image *img, const char *const *needles, size_t n);
+void scan_image_free(struct scan_image *img);
+/* Before a scan's data is sent: on PostgreSQL every value stored from now on is kept
+ * uncompressed (so that compression cannot hide a PAN from the scan). */
+bool store_scan_prepare(const struct daemon *d);
+
+/* PostgreSQL, a private cluster (pg_private): stops the server ("fast", or "immediate":
+ * a crash) and starts it again on the same port. */
+bool store_server_stop(const struct daemon *d, const char *mode);
+bool store_server_start(const struct daemon *d);
+
 /* The value of a Prometheus sample line (exact "name{labels}"), -1 when absent. */
 double metric_value(const struct daemon *d, const char *sample);
 
@@ -87,8 +163,25 @@ void test_uuid(char *buf);
 
 
 
-/* Runs the daemon binary with args and extra environment ("K=V ..." shell words),
- * capturing stdout+stderr into out (caller frees). Returns the exit status. */
+/* The tests of a binary, each for both backends or for one, saying why. */
+struct ih_test {
+    struct CMUnitTest test;
+    enum { IH_BOTH, IH_SQLITE_ONLY, IH_PG_ONLY } only;
+    const char *why; /* what makes it one backend's */
+};
+#define IH_TEST(t) {t, IH_BOTH, NULL}
+#define IH_SQLITE_TEST(t, why) {t, IH_SQLITE_ONLY, (why)}
+#define IH_PG_TEST(t, why) {t, IH_PG_ONLY, (why)}
+/* Runs the tests meant for this process's backend (cmocka's group run); names the others
+ * on stderr with their reason. */
+int ih_run_tests(const char *group, const struct ih_test *tests, size_t n, CMFixtureFunction setup,
+                 CMFixtureFunction teardown);
+#define IH_RUN_TESTS(tests, setup, teardown) \
+    ih_run_tests(#tests, (tests), sizeof(tests) / sizeof((tests)[0]), (setup), (teardown))
+
+/* Runs the daemon binary with args and extra environment ("K=V ..." shell words; it
+ * listens on a free port unless env sets ISSUERHOOK_LISTEN), capturing stdout+stderr into
+ * out (caller frees). Returns the exit status. */
 int daemon_run(const char *env, const char *args, char **out);
 /* The same, the command prefixed by prefix (e.g. "setpriv --reuid=65534 ..."). */
 int daemon_run_as(const char *prefix, const char *env, const char *args, char **out);

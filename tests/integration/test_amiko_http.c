@@ -481,22 +481,22 @@ static void test_slow_clients_do_not_stall(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accept_store_and_echo),
-        cmocka_unit_test(test_replay_same_answer_no_new_row),
-        cmocka_unit_test(test_conflict_409_stores_nothing),
-        cmocka_unit_test(test_every_violation_with_pointer),
-        cmocka_unit_test(test_strict_json),
-        cmocka_unit_test(test_tracing_id_required),
-        cmocka_unit_test(test_auth),
-        cmocka_unit_test(test_media_type_and_size),
-        cmocka_unit_test(test_not_found_and_method),
-        cmocka_unit_test(test_unknown_type_accepted_and_counted),
-        cmocka_unit_test(test_domain_serials),
-        cmocka_unit_test(test_domain_violations),
-        cmocka_unit_test(test_health_and_request_log),
-        cmocka_unit_test(test_slow_clients_do_not_stall),
-        cmocka_unit_test(test_logs_hold_no_credential_or_body),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_accept_store_and_echo)),
+        IH_TEST(cmocka_unit_test(test_replay_same_answer_no_new_row)),
+        IH_TEST(cmocka_unit_test(test_conflict_409_stores_nothing)),
+        IH_TEST(cmocka_unit_test(test_every_violation_with_pointer)),
+        IH_TEST(cmocka_unit_test(test_strict_json)),
+        IH_TEST(cmocka_unit_test(test_tracing_id_required)),
+        IH_TEST(cmocka_unit_test(test_auth)),
+        IH_TEST(cmocka_unit_test(test_media_type_and_size)),
+        IH_TEST(cmocka_unit_test(test_not_found_and_method)),
+        IH_TEST(cmocka_unit_test(test_unknown_type_accepted_and_counted)),
+        IH_TEST(cmocka_unit_test(test_domain_serials)),
+        IH_TEST(cmocka_unit_test(test_domain_violations)),
+        IH_TEST(cmocka_unit_test(test_health_and_request_log)),
+        IH_TEST(cmocka_unit_test(test_slow_clients_do_not_stall)),
+        IH_TEST(cmocka_unit_test(test_logs_hold_no_credential_or_body)),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return IH_RUN_TESTS(tests, setup, teardown);
 }

@@ -364,11 +364,11 @@ static void test_dead_after_max_attempts(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),
-        cmocka_unit_test(test_retry_with_backoff_then_exactly_once),
-        cmocka_unit_test(test_pending_callback_survives_restart),
-        cmocka_unit_test(test_dead_after_max_attempts),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_lifecycle)),
+        IH_TEST(cmocka_unit_test(test_retry_with_backoff_then_exactly_once)),
+        IH_TEST(cmocka_unit_test(test_pending_callback_survives_restart)),
+        IH_TEST(cmocka_unit_test(test_dead_after_max_attempts)),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return IH_RUN_TESTS(tests, NULL, NULL);
 }

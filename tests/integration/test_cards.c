@@ -339,14 +339,14 @@ static void test_no_card_data_on_disk_or_in_logs(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_thousand_items_stored_once),
-        cmocka_unit_test(test_one_bad_item_stores_nothing),
-        cmocka_unit_test(test_too_few_digits_is_400),
-        cmocka_unit_test(test_idempotency_key),
-        cmocka_unit_test(test_rate_limited),
-        cmocka_unit_test(test_card_numbers_in_free_text_are_masked),
-        cmocka_unit_test(test_no_card_data_on_disk_or_in_logs),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_thousand_items_stored_once)),
+        IH_TEST(cmocka_unit_test(test_one_bad_item_stores_nothing)),
+        IH_TEST(cmocka_unit_test(test_too_few_digits_is_400)),
+        IH_TEST(cmocka_unit_test(test_idempotency_key)),
+        IH_TEST(cmocka_unit_test(test_rate_limited)),
+        IH_TEST(cmocka_unit_test(test_card_numbers_in_free_text_are_masked)),
+        IH_TEST(cmocka_unit_test(test_no_card_data_on_disk_or_in_logs)),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return IH_RUN_TESTS(tests, setup, teardown);
 }

@@ -170,11 +170,11 @@ static void test_sigterm_under_load(void **state)
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sigkill_under_load),
-        cmocka_unit_test(test_sigterm_under_load),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_sigkill_under_load)),
+        IH_TEST(cmocka_unit_test(test_sigterm_under_load)),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = IH_RUN_TESTS(tests, NULL, NULL);
     curl_global_cleanup();
     return rc;
 }

@@ -486,15 +486,15 @@ static void test_slow_bodies_are_cut_off(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_smuggling_is_refused_and_closes),
-        cmocka_unit_test(test_nul_in_a_path_is_refused),
-        cmocka_unit_test(test_host_and_nul_in_headers),
-        cmocka_unit_test(test_head_is_get_without_body),
-        cmocka_unit_test(test_failed_authentication_budget_and_bounded_log),
-        cmocka_unit_test(test_per_address_connection_limit),
-        cmocka_unit_test(test_slow_headers_are_cut_off),
-        cmocka_unit_test(test_slow_bodies_are_cut_off),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_smuggling_is_refused_and_closes)),
+        IH_TEST(cmocka_unit_test(test_nul_in_a_path_is_refused)),
+        IH_TEST(cmocka_unit_test(test_host_and_nul_in_headers)),
+        IH_TEST(cmocka_unit_test(test_head_is_get_without_body)),
+        IH_TEST(cmocka_unit_test(test_failed_authentication_budget_and_bounded_log)),
+        IH_TEST(cmocka_unit_test(test_per_address_connection_limit)),
+        IH_TEST(cmocka_unit_test(test_slow_headers_are_cut_off)),
+        IH_TEST(cmocka_unit_test(test_slow_bodies_are_cut_off)),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return IH_RUN_TESTS(tests, setup, teardown);
 }

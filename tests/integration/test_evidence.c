@@ -247,11 +247,11 @@ static void test_no_clear_card_number_anywhere(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_amiko_numbers_as_sent),
-        cmocka_unit_test(test_riverty_ids_and_free_text),
-        cmocka_unit_test(test_booking_result_reason),
-        cmocka_unit_test(test_no_clear_card_number_anywhere),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_amiko_numbers_as_sent)),
+        IH_TEST(cmocka_unit_test(test_riverty_ids_and_free_text)),
+        IH_TEST(cmocka_unit_test(test_booking_result_reason)),
+        IH_TEST(cmocka_unit_test(test_no_clear_card_number_anywhere)),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return IH_RUN_TESTS(tests, setup, teardown);
 }

@@ -384,7 +384,7 @@ static void test_failed_page_is_never_whole(void **state)
     double store0 = metric_value(&D, "issuerhook_feed_reads_refused_total{reason=\"store\"}");
     double aborted0 = metric_value(&D, "issuerhook_feed_reads_refused_total{reason=\"aborted\"}");
     char wm[FEED_TOKEN_MAX], path[256];
-    watermark_at(top + 1000, wm);
+    watermark_at(&D, db_scalar(&D, "SELECT seq FROM records WHERE idem_key = 'filler-1000'"), wm);
     snprintf(path, sizeof(path), "/banking/recentEventHistory?watermark=%s", wm);
     struct http_resp r;
     assert_true(http_get(&D, path, READER, &r));
@@ -394,7 +394,7 @@ static void test_failed_page_is_never_whole(void **state)
     assert_true(metric_value(&D, "issuerhook_feed_reads_refused_total{reason=\"store\"}") >= (store0 < 0 ? 0 : store0) + 1);
 
     /* the filler and the bogus row are past the first scan of 1,000 rows */
-    watermark_at(top, wm);
+    watermark_at(&D, top, wm);
     snprintf(path, sizeof(path), "/banking/recentEventHistory?watermark=%s&category=bookings", wm);
     size_t len;
     char *raw = raw_get(path, &len);
@@ -417,11 +417,11 @@ static void test_failed_page_is_never_whole(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_watermark_pages_cut_by_bytes),
-        cmocka_unit_test(test_history_pages_cut_by_bytes),
-        cmocka_unit_test(test_feed_reads_bounded),
-        cmocka_unit_test(test_failed_page_is_never_whole),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_watermark_pages_cut_by_bytes)),
+        IH_TEST(cmocka_unit_test(test_history_pages_cut_by_bytes)),
+        IH_TEST(cmocka_unit_test(test_feed_reads_bounded)),
+        IH_TEST(cmocka_unit_test(test_failed_page_is_never_whole)),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return IH_RUN_TESTS(tests, setup, teardown);
 }

@@ -349,12 +349,12 @@ static void test_plain_http_beyond_loopback_warns(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_modern_tls_only),
-        cmocka_unit_test(test_client_certificates_by_scope),
-        cmocka_unit_test(test_client_certificate_by_key),
-        cmocka_unit_test(test_reload_swaps_certificates_without_dropping),
-        cmocka_unit_test(test_plain_http_beyond_loopback_warns),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_modern_tls_only)),
+        IH_TEST(cmocka_unit_test(test_client_certificates_by_scope)),
+        IH_TEST(cmocka_unit_test(test_client_certificate_by_key)),
+        IH_TEST(cmocka_unit_test(test_reload_swaps_certificates_without_dropping)),
+        IH_TEST(cmocka_unit_test(test_plain_http_beyond_loopback_warns)),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return IH_RUN_TESTS(tests, setup, teardown);
 }

@@ -660,21 +660,21 @@ static void test_keys_unavailable_until_first_fetch(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct ih_test tests[] = {
         /* these three inside the daemon's first minute, first */
-        cmocka_unit_test(test_es256_token_stores_batch),
-        cmocka_unit_test(test_unknown_key_401_without_refetch),
-        cmocka_unit_test(test_jwks_down_after_fetch),
-        cmocka_unit_test(test_rs256_key_file_issuer),
-        cmocka_unit_test(test_scp_array),
-        cmocka_unit_test(test_without_scope_403),
-        cmocka_unit_test(test_expired_401),
-        cmocka_unit_test(test_alg_none_401),
-        cmocka_unit_test(test_wrong_audience_or_issuer_401),
-        cmocka_unit_test(test_api_key_beside_tokens),
-        cmocka_unit_test(test_keys_unavailable_until_first_fetch),
+        IH_TEST(cmocka_unit_test(test_es256_token_stores_batch)),
+        IH_TEST(cmocka_unit_test(test_unknown_key_401_without_refetch)),
+        IH_TEST(cmocka_unit_test(test_jwks_down_after_fetch)),
+        IH_TEST(cmocka_unit_test(test_rs256_key_file_issuer)),
+        IH_TEST(cmocka_unit_test(test_scp_array)),
+        IH_TEST(cmocka_unit_test(test_without_scope_403)),
+        IH_TEST(cmocka_unit_test(test_expired_401)),
+        IH_TEST(cmocka_unit_test(test_alg_none_401)),
+        IH_TEST(cmocka_unit_test(test_wrong_audience_or_issuer_401)),
+        IH_TEST(cmocka_unit_test(test_api_key_beside_tokens)),
+        IH_TEST(cmocka_unit_test(test_keys_unavailable_until_first_fetch)),
         /* last: stops the daemon */
-        cmocka_unit_test(test_log_names_caller_not_token),
+        IH_TEST(cmocka_unit_test(test_log_names_caller_not_token)),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return IH_RUN_TESTS(tests, setup, teardown);
 }

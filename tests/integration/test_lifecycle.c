@@ -737,22 +737,22 @@ static void test_listen_errors_name_the_os_error_and_touch_no_disk(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_migrate_command_and_newer_database),
-        cmocka_unit_test(test_bad_configuration_names_the_key),
-        cmocka_unit_test(test_keygen_key_works),
-        cmocka_unit_test(test_sigterm_exits_zero_and_keeps_data),
-        cmocka_unit_test(test_sighup_reloads_keys),
-        cmocka_unit_test(test_systemd_notify_and_watchdog),
-        cmocka_unit_test(test_watchdog_stops_while_the_writer_is_stuck),
-        cmocka_unit_test(test_online_backup_and_restore),
-        cmocka_unit_test(test_command_line),
-        cmocka_unit_test(test_config_that_cannot_be_read),
-        cmocka_unit_test(test_relative_database_and_no_credential),
-        cmocka_unit_test(test_database_that_is_not_a_path),
-        cmocka_unit_test(test_one_daemon_per_database),
-        cmocka_unit_test(test_second_daemon_on_the_same_port_fails),
-        cmocka_unit_test(test_listen_errors_name_the_os_error_and_touch_no_disk),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_migrate_command_and_newer_database)),
+        IH_TEST(cmocka_unit_test(test_bad_configuration_names_the_key)),
+        IH_TEST(cmocka_unit_test(test_keygen_key_works)),
+        IH_TEST(cmocka_unit_test(test_sigterm_exits_zero_and_keeps_data)),
+        IH_TEST(cmocka_unit_test(test_sighup_reloads_keys)),
+        IH_TEST(cmocka_unit_test(test_systemd_notify_and_watchdog)),
+        IH_TEST(cmocka_unit_test(test_watchdog_stops_while_the_writer_is_stuck)),
+        IH_TEST(cmocka_unit_test(test_online_backup_and_restore)),
+        IH_TEST(cmocka_unit_test(test_command_line)),
+        IH_TEST(cmocka_unit_test(test_config_that_cannot_be_read)),
+        IH_TEST(cmocka_unit_test(test_relative_database_and_no_credential)),
+        IH_TEST(cmocka_unit_test(test_database_that_is_not_a_path)),
+        IH_TEST(cmocka_unit_test(test_one_daemon_per_database)),
+        IH_TEST(cmocka_unit_test(test_second_daemon_on_the_same_port_fails)),
+        IH_TEST(cmocka_unit_test(test_listen_errors_name_the_os_error_and_touch_no_disk)),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return IH_RUN_TESTS(tests, NULL, NULL);
 }

@@ -189,9 +189,9 @@ static void test_readme_lists_every_metric(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_metrics_parse_and_move),
-        cmocka_unit_test(test_readme_lists_every_metric),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_metrics_parse_and_move)),
+        IH_TEST(cmocka_unit_test(test_readme_lists_every_metric)),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return IH_RUN_TESTS(tests, NULL, NULL);
 }

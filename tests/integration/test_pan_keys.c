@@ -302,10 +302,10 @@ static void test_migration_masks_stored_pans(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_refuses_a_key_with_the_data_or_open_to_others),
-        cmocka_unit_test(test_credential_rotation_and_lookup),
-        cmocka_unit_test(test_migration_masks_stored_pans),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_refuses_a_key_with_the_data_or_open_to_others)),
+        IH_TEST(cmocka_unit_test(test_credential_rotation_and_lookup)),
+        IH_TEST(cmocka_unit_test(test_migration_masks_stored_pans)),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return IH_RUN_TESTS(tests, setup, teardown);
 }

@@ -183,12 +183,12 @@ static void test_unauthorized_in_seed_words(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_added_then_duplicate),
-        cmocka_unit_test(test_without_transaction_id_the_body_decides),
-        cmocka_unit_test(test_obsolete_languages),
-        cmocka_unit_test(test_validation_in_riverty_dialect),
-        cmocka_unit_test(test_unauthorized_in_seed_words),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_added_then_duplicate)),
+        IH_TEST(cmocka_unit_test(test_without_transaction_id_the_body_decides)),
+        IH_TEST(cmocka_unit_test(test_obsolete_languages)),
+        IH_TEST(cmocka_unit_test(test_validation_in_riverty_dialect)),
+        IH_TEST(cmocka_unit_test(test_unauthorized_in_seed_words)),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return IH_RUN_TESTS(tests, setup, teardown);
 }

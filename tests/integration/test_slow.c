@@ -238,9 +238,9 @@ int main(void)
         rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 4096 ? 4096 : rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_slowloris_leaves_room_for_others),
-        cmocka_unit_test(test_slow_bodies_hold_what_they_sent),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_slowloris_leaves_room_for_others)),
+        IH_TEST(cmocka_unit_test(test_slow_bodies_hold_what_they_sent)),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return IH_RUN_TESTS(tests, NULL, NULL);
 }

@@ -527,15 +527,15 @@ static void test_wal_checkpointed_in_the_background(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_locked_database_503_then_recovers),
-        cmocka_unit_test(test_full_database_503_and_nothing_half_written),
-        cmocka_unit_test(test_health_warn_and_fail),
-        cmocka_unit_test_teardown(test_small_disk_fills_then_frees, unmount_small_fs),
-        cmocka_unit_test_teardown(test_readonly_database_file_then_writable, restore_wrapper),
-        cmocka_unit_test_teardown(test_pan_key_checked_when_the_store_comes_back, unmount_small_fs),
-        cmocka_unit_test_teardown(test_readonly_file_system_then_writable, unmount_small_fs),
-        cmocka_unit_test(test_wal_checkpointed_in_the_background),
+    const struct ih_test tests[] = {
+        IH_TEST(cmocka_unit_test(test_locked_database_503_then_recovers)),
+        IH_TEST(cmocka_unit_test(test_full_database_503_and_nothing_half_written)),
+        IH_TEST(cmocka_unit_test(test_health_warn_and_fail)),
+        IH_TEST(cmocka_unit_test_teardown(test_small_disk_fills_then_frees, unmount_small_fs)),
+        IH_TEST(cmocka_unit_test_teardown(test_readonly_database_file_then_writable, restore_wrapper)),
+        IH_TEST(cmocka_unit_test_teardown(test_pan_key_checked_when_the_store_comes_back, unmount_small_fs)),
+        IH_TEST(cmocka_unit_test_teardown(test_readonly_file_system_then_writable, unmount_small_fs)),
+        IH_TEST(cmocka_unit_test(test_wal_checkpointed_in_the_background)),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return IH_RUN_TESTS(tests, NULL, NULL);
 }

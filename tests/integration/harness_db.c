@@ -1,0 +1,252 @@
+/* The harness's look into a daemon's store, on SQLite (sqlite3, the file) or PostgreSQL
+ * (libpq, the database's Unix socket as the cluster's superuser), and the few places the
+ * two differ: feed positions, the store's name in /health, a lock that stops writes. */
+#include "harness.h"
+#include "harness_internal.h"
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgtmp.h"
+
+/* SQLite's functions the tests' SQL uses, for the harness's PostgreSQL sessions only (a
+ * schema of their own, on their search_path; the daemon never sees it). json_extract
+ * answers text, as ->> does; zeroblob(n) is n zero bytes. */
+static const char COMPAT_SQL[] =
+    "CREATE SCHEMA ih_test_compat;"
+    "CREATE FUNCTION ih_test_compat.json_extract(doc text, path text) RETURNS text"
+    " LANGUAGE sql IMMUTABLE AS $$ SELECT doc::json #>> string_to_array(substr(path, 3), '.') $$;"
+    "CREATE FUNCTION ih_test_compat.zeroblob(n integer) RETURNS bytea"
+    " LANGUAGE sql IMMUTABLE AS $$ SELECT decode(repeat('00', n), 'hex') $$;";
+
+/* A session on d's PostgreSQL database (NULL, said on stderr, when it cannot connect). */
+static PGconn *pg_open(const struct daemon *d, bool readonly)
+{
+    const struct pgtmp *pg = harness_pg(d);
+    if (!pg) {
+        fprintf(stderr, "harness: no PostgreSQL database for this daemon\n");
+        return NULL;
+    }
+    char ci[800];
+    snprintf(ci, sizeof(ci),
+             "%s application_name=ih_test options='-c search_path=public,ih_test_compat -c lock_timeout=5000%s'",
+             pg->socket_conninfo, readonly ? " -c default_transaction_read_only=on" : "");
+    PGconn *c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "harness: cannot connect to %s: %s", pg->socket_conninfo, PQerrorMessage(c));
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+bool harness_pg_compat(const struct daemon *d)
+{
+    return db_exec(d, COMPAT_SQL);
+}
+
+/* The first ncols columns of up to cap rows into out (row-major), as integers (NULL: -1);
+ * the number of rows, or -1 on error or more than cap rows. */
+static long pg_rows(const struct daemon *d, const char *sql, long long *out, size_t ncols, size_t cap)
+{
+    PGconn *c = pg_open(d, true);
+    if (!c)
+        return -1;
+    PGresult *r = PQexec(c, sql);
+    long n = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && (size_t)PQnfields(r) >= ncols && (size_t)PQntuples(r) <= cap) {
+        n = PQntuples(r);
+        for (long i = 0; i < n; i++)
+            for (size_t k = 0; k < ncols; k++)
+                out[(size_t)i * ncols + k] =
+                    PQgetisnull(r, (int)i, (int)k) ? -1 : strtoll(PQgetvalue(r, (int)i, (int)k), NULL, 10);
+    } else {
+        fprintf(stderr, "db(%s): %s%s\n", sql, PQresultErrorMessage(r),
+                PQresultStatus(r) == PGRES_TUPLES_OK ? "(more rows or fewer columns than asked for)" : "");
+    }
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+static long sqlite_rows(const struct daemon *d, const char *sql, long long *out, size_t ncols, size_t cap)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long n = -1;
+    if (sqlite3_open_v2(d->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && (size_t)sqlite3_column_count(st) >= ncols) {
+            int rc;
+            for (n = 0; (rc = sqlite3_step(st)) == SQLITE_ROW && (size_t)n < cap; n++)
+                for (size_t k = 0; k < ncols; k++)
+                    out[(size_t)n * ncols + k] = sqlite3_column_type(st, (int)k) == SQLITE_NULL
+                                                     ? -1
+                                                     : sqlite3_column_int64(st, (int)k);
+            if (rc != SQLITE_DONE)
+                n = -1; /* an error, or more rows than cap */
+        }
+        if (n < 0)
+            fprintf(stderr, "db(%s): %s\n", sql, sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static long db_rows(const struct daemon *d, const char *sql, long long *out, size_t ncols, size_t cap)
+{
+    return test_backend() == TEST_POSTGRESQL ? pg_rows(d, sql, out, ncols, cap)
+                                             : sqlite_rows(d, sql, out, ncols, cap);
+}
+
+long long db_scalar(const struct daemon *d, const char *sql)
+{
+    long long v[64];
+    /* the first row of whatever comes: read up to 64 and take the first */
+    long n = db_rows(d, sql, v, 1, 64);
+    return n >= 1 ? v[0] : -1;
+}
+
+long db_column(const struct daemon *d, const char *sql, long long *out, size_t cap)
+{
+    return db_rows(d, sql, out, 1, cap);
+}
+
+bool db_exec(const struct daemon *d, const char *sql)
+{
+    if (test_backend() == TEST_POSTGRESQL) {
+        PGconn *c = pg_open(d, false);
+        if (!c)
+            return false;
+        PGresult *r = PQexec(c, sql);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (!ok)
+            fprintf(stderr, "db_exec(%s): %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        return ok;
+    }
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    bool ok = false;
+    if (sqlite3_open_v2(d->db, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        ok = sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK;
+        if (!ok)
+            fprintf(stderr, "db_exec(%s): %s\n", sql, msg ? msg : sqlite3_errmsg(db));
+    }
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    return ok;
+}
+
+/* ---- feed positions ---- */
+
+bool watermark_pos(const char *wm, struct feed_pos *pos)
+{
+    return wm && feedparams_watermark_decode(wm, pos);
+}
+
+bool watermark_seq(const char *wm, int64_t *seq)
+{
+    struct feed_pos p;
+    if (!watermark_pos(wm, &p))
+        return false;
+    *seq = p.b;
+    return true;
+}
+
+void watermark_at(const struct daemon *d, int64_t seq, char out[FEED_TOKEN_MAX])
+{
+    char sql[160];
+    long long row[2] = {-1, -1};
+    if (test_backend() == TEST_POSTGRESQL)
+        snprintf(sql, sizeof(sql), "SELECT txid::text::bigint, seq FROM records WHERE seq = %lld", (long long)seq);
+    else
+        snprintf(sql, sizeof(sql), "SELECT 0, seq FROM records WHERE seq = %lld", (long long)seq);
+    if (db_rows(d, sql, row, 2, 1) != 1) {
+        fprintf(stderr, "harness: no record %lld for a watermark\n", (long long)seq);
+        row[0] = 0; /* a watermark of no record: the test's assertions will say so */
+        row[1] = seq;
+    }
+    feedparams_watermark_encode((struct feed_pos){row[0], row[1]}, out);
+}
+
+long long db_feed_last_seq(const struct daemon *d)
+{
+    return db_scalar(d, test_backend() == TEST_POSTGRESQL
+                            ? "SELECT coalesce((SELECT seq FROM records ORDER BY txid DESC, seq DESC LIMIT 1), 0)"
+                            : "SELECT coalesce(max(seq), 0) FROM records");
+}
+
+/* ---- the store's words and locks ---- */
+
+const char *store_health_check(void)
+{
+    return test_backend() == TEST_POSTGRESQL ? "postgresql:responseTime" : "sqlite:responseTime";
+}
+
+const char *store_busy_words(void)
+{
+    return test_backend() == TEST_POSTGRESQL ? "lock timeout" : "database is locked";
+}
+
+struct store_lock {
+    sqlite3 *lite;
+    PGconn *pg;
+};
+
+struct store_lock *store_lock_writes(const struct daemon *d)
+{
+    struct store_lock *l = calloc(1, sizeof(*l));
+    bool ok = false;
+    if (l && test_backend() == TEST_POSTGRESQL) {
+        /* EXCLUSIVE conflicts with the ROW EXCLUSIVE every INSERT takes; reads go on */
+        PGresult *r = (l->pg = pg_open(d, false)) ? PQexec(l->pg, "BEGIN; LOCK TABLE records IN EXCLUSIVE MODE")
+                                                   : NULL;
+        ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (r && !ok)
+            fprintf(stderr, "store_lock_writes: %s", PQresultErrorMessage(r));
+        PQclear(r);
+    } else if (l) {
+        ok = sqlite3_open(d->db, &l->lite) == SQLITE_OK &&
+             sqlite3_exec(l->lite, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    }
+    if (!ok) {
+        store_unlock(l);
+        return NULL;
+    }
+    return l;
+}
+
+void store_unlock(struct store_lock *l)
+{
+    if (!l)
+        return;
+    if (l->pg)
+        PQclear(PQexec(l->pg, "ROLLBACK"));
+    PQfinish(l->pg);
+    if (l->lite)
+        sqlite3_exec(l->lite, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(l->lite);
+    free(l);
+}
+
+/* ---- before a scan of the store's files ---- */
+
+/* Every text, json and bytea column of the daemon's tables kept uncompressed from now on. */
+static const char UNCOMPRESSED_SQL[] =
+    "DO $$ DECLARE c record; BEGIN"
+    " FOR c IN SELECT table_name, column_name FROM information_schema.columns"
+    "  WHERE table_schema = 'public' AND data_type IN ('text', 'json', 'jsonb', 'bytea') LOOP"
+    "  EXECUTE format('ALTER TABLE public.%I ALTER COLUMN %I SET STORAGE EXTERNAL', c.table_name, c.column_name);"
+    " END LOOP; END $$;";
+
+bool store_scan_prepare(const struct daemon *d)
+{
+    return test_backend() == TEST_SQLITE || db_exec(d, UNCOMPRESSED_SQL);
+}
