@@ -59,10 +59,11 @@ bool daemon_start(struct daemon *d)
         return false;
     for (int attempt = 0; attempt < 5; attempt++) {
         d->port = free_port();
-        char listen[64], dbenv[400], pwenv[400], k1[200], k2[200], h1[65], h2[65];
+        char listen[64], dbenv[400], pwenv[400], keyenv[400], k1[200], k2[200], h1[65], h2[65];
         snprintf(listen, sizeof(listen), "ISSUERHOOK_LISTEN=127.0.0.1:%d", d->port);
         snprintf(dbenv, sizeof(dbenv), "ISSUERHOOK_DB=%s", d->db);
         snprintf(pwenv, sizeof(pwenv), "ISSUERHOOK_DB_PASSWORD_FILE=%s", d->db_password_file);
+        snprintf(keyenv, sizeof(keyenv), "ISSUERHOOK_PAN_KEY_FILE=%s", d->pan_key);
         sha256_hex(KEY_FULL, h1);
         sha256_hex(KEY_READ, h2);
         snprintf(k1, sizeof(k1), "ISSUERHOOK_API_KEY_FULL=sha256:%s amiko:events", h1);
@@ -91,8 +92,9 @@ bool daemon_start(struct daemon *d)
             putenv("ISSUERHOOK_SHUTDOWN_GRACE=5");
             putenv("ISSUERHOOK_RATE_LIMIT=0"); /* load tests; test_cards.c sets its own */
             putenv("ISSUERHOOK_AUTH_FAILURE_RATE=0"); /* tests of refusals; test_edge.c sets its own */
-            /* a generated key beside the database (test_cards.c tests the real ones) */
-            putenv("ISSUERHOOK_PAN_KEY_DEVELOPMENT=true");
+            /* SQLite: a generated key beside the database (test_pan_keys.c tests the real
+             * ones); PostgreSQL: the store's key file, the same for all its nodes */
+            putenv(d->pan_key[0] ? keyenv : "ISSUERHOOK_PAN_KEY_DEVELOPMENT=true");
             for (size_t i = 0; d->extra_env[i]; i++)
                 putenv((char *)d->extra_env[i]);
             if (wrapper && *wrapper) { /* e.g. IH_DAEMON_WRAPPER="valgrind --error-exitcode=99" */

@@ -41,6 +41,9 @@ struct daemon {
     char dir[256];  /* temporary folder: log (and SQLite's database) */
     char db[320];   /* ISSUERHOOK_DB: SQLite's path, or PostgreSQL's postgresql:// URI */
     char db_password_file[320]; /* PostgreSQL: ISSUERHOOK_DB_PASSWORD_FILE (in dir) */
+    /* PostgreSQL: the PAN key file of the store (every node of a store has the same
+     * key); SQLite daemons use the development key beside the database */
+    char pan_key[320];
     char log[320];
     /* PostgreSQL: a cluster of this daemon's own, for tests that stop the server or scan
      * its files (set before the first daemon_start) */
@@ -68,6 +71,9 @@ int daemon_stop(struct daemon *d, int sig);
 void daemon_cleanup(struct daemon *d);
 /* "ISSUERHOOK_DB='…'" (and the password file) as shell words for daemon_run. */
 void store_env(const struct daemon *d, char *out, size_t cap);
+/* The same and the PAN key setting the harness gives d (the development key, or the
+ * store's key file). */
+void store_env_with_key(const struct daemon *d, char *out, size_t cap);
 
 struct http_resp {
     long status;
@@ -93,13 +99,18 @@ void http_resp_free(struct http_resp *r);
 /* Looking into the daemon's store. Every test does it through these, on either backend
  * (SQLite: the file d->db; PostgreSQL: d's database over its Unix socket, as the cluster's
  * superuser). The SQL is the same on both: on PostgreSQL the harness's sessions also find
- * SQLite's json_extract(text, path) (as text) and zeroblob(n) in a schema of their own.
+ * SQLite's json_extract(text, path) (as text: compare numbers through CAST), instr and
+ * zeroblob(n) in a schema of their own (harness_db.c). Conditions are written as SQL
+ * booleans (instr(…) > 0), which both read alike.
  * A test that needs a backend itself (SQLite's locks, WAL, files, PRAGMAs) says so. */
 /* A scalar (the first column of the first row), read-only; -1 on error or NULL. */
 long long db_scalar(const struct daemon *d, const char *sql);
 /* The first column of every row, read-only, into out (at most cap); their count, or -1
  * on error or when there are more than cap. */
 long db_column(const struct daemon *d, const char *sql, long long *out, size_t cap);
+/* The first column of every row as text (NULL: ""), read-only; their count, or -1 on
+ * error. Caller frees *out and each string. */
+long db_strings(const struct daemon *d, const char *sql, char ***out);
 /* Runs sql (one or more statements) on a connection of its own; false on error (said on
  * stderr). */
 bool db_exec(const struct daemon *d, const char *sql);
@@ -116,10 +127,18 @@ void watermark_at(const struct daemon *d, int64_t seq, char out[FEED_TOKEN_MAX])
 /* The seq of the last record in feed order (0: none; -1: error). */
 long long db_feed_last_seq(const struct daemon *d);
 
+/* The migrations this build embeds for the process's backend: their number, and in
+ * *latest the newest version. */
+size_t store_migrations(int *latest);
 /* The name of the store's check in /health ("sqlite:responseTime", ...). */
 const char *store_health_check(void);
 /* What the store's error says when a write waited for a lock past the busy timeout. */
 const char *store_busy_words(void);
+/* A session of the test's own on d's store, kept open (for a transaction held while the
+ * daemon works). db_session_exec runs one or more statements; false on error (said). */
+struct db_session *db_session_open(const struct daemon *d);
+bool db_session_exec(struct db_session *s, const char *sql);
+void db_session_close(struct db_session *s);
 /* Holds the lock every write of the daemon needs, from another session, until
  * store_unlock (SQLite: BEGIN IMMEDIATE; PostgreSQL: LOCK TABLE records). NULL on error. */
 struct store_lock *store_lock_writes(const struct daemon *d);
@@ -132,8 +151,12 @@ struct scan_image;
  * file of the cluster's folder (data/ with pg_wal/, and the server's log) after a
  * CHECKPOINT, which needs a private cluster (pg_private). NULL on error. */
 struct scan_image *store_image_read(const struct daemon *d);
+/* An empty image (NULL: no memory). */
+struct scan_image *scan_image_new(void);
 /* Adds a file (e.g. the daemon's log); a missing file adds nothing. */
 bool scan_image_add(struct scan_image *img, const char *path);
+/* Adds n bytes (e.g. answers read over HTTP). */
+bool scan_image_add_bytes(struct scan_image *img, const void *p, size_t n);
 bool scan_image_has(const struct scan_image *img, const char *s, size_t n);
 /* The index of one of needles[0..n) that the image holds (each at least 8 bytes), or -1. */
 long scan_image_find_any(const struct scan_image *img, const char *const *needles, size_t n);

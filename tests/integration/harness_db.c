@@ -10,15 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "issuerhook/migrate.h"
 #include "pgtmp.h"
 
 /* SQLite's functions the tests' SQL uses, for the harness's PostgreSQL sessions only (a
  * schema of their own, on their search_path; the daemon never sees it). json_extract
- * answers text, as ->> does; zeroblob(n) is n zero bytes. */
+ * answers text, as ->> does (compare numbers through CAST); instr is strpos; zeroblob(n)
+ * is n zero bytes. */
 static const char COMPAT_SQL[] =
     "CREATE SCHEMA ih_test_compat;"
     "CREATE FUNCTION ih_test_compat.json_extract(doc text, path text) RETURNS text"
     " LANGUAGE sql IMMUTABLE AS $$ SELECT doc::json #>> string_to_array(substr(path, 3), '.') $$;"
+    "CREATE FUNCTION ih_test_compat.instr(hay text, needle text) RETURNS integer"
+    " LANGUAGE sql IMMUTABLE AS $$ SELECT strpos(hay, needle) $$;"
     "CREATE FUNCTION ih_test_compat.zeroblob(n integer) RETURNS bytea"
     " LANGUAGE sql IMMUTABLE AS $$ SELECT decode(repeat('00', n), 'hex') $$;";
 
@@ -116,6 +120,71 @@ long db_column(const struct daemon *d, const char *sql, long long *out, size_t c
     return db_rows(d, sql, out, 1, cap);
 }
 
+static long pg_strings(const struct daemon *d, const char *sql, char ***out)
+{
+    PGconn *c = pg_open(d, true);
+    if (!c)
+        return -1;
+    PGresult *r = PQexec(c, sql);
+    long n = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQnfields(r) >= 1 && (*out = calloc((size_t)PQntuples(r) + 1,
+                                                                                     sizeof(char *)))) {
+        for (n = 0; n < PQntuples(r); n++)
+            (*out)[n] = strdup(PQgetvalue(r, (int)n, 0));
+    } else {
+        fprintf(stderr, "db_strings(%s): %s", sql, PQresultErrorMessage(r));
+    }
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+static long sqlite_strings(const struct daemon *d, const char *sql, char ***out)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long n = -1;
+    size_t cap = 1024;
+    *out = NULL;
+    if (sqlite3_open_v2(d->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && (*out = calloc(cap, sizeof(char *)))) {
+        sqlite3_busy_timeout(db, 5000);
+        int rc;
+        for (n = 0; (rc = sqlite3_step(st)) == SQLITE_ROW; n++) {
+            if ((size_t)n + 1 >= cap) {
+                char **more = realloc(*out, 2 * cap * sizeof(char *));
+                if (!more)
+                    break;
+                *out = more;
+                cap *= 2;
+            }
+            const unsigned char *t = sqlite3_column_text(st, 0);
+            (*out)[n] = strdup(t ? (const char *)t : "");
+            (*out)[n + 1] = NULL;
+        }
+        if (rc != SQLITE_DONE)
+            n = -1;
+    }
+    if (n < 0)
+        fprintf(stderr, "db_strings(%s): %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+long db_strings(const struct daemon *d, const char *sql, char ***out)
+{
+    *out = NULL;
+    long n = test_backend() == TEST_POSTGRESQL ? pg_strings(d, sql, out) : sqlite_strings(d, sql, out);
+    if (n < 0 && *out) {
+        for (char **p = *out; *p; p++)
+            free(*p);
+        free(*out);
+        *out = NULL;
+    }
+    return n;
+}
+
 bool db_exec(const struct daemon *d, const char *sql)
 {
     if (test_backend() == TEST_POSTGRESQL) {
@@ -185,6 +254,15 @@ long long db_feed_last_seq(const struct daemon *d)
 
 /* ---- the store's words and locks ---- */
 
+size_t store_migrations(int *latest)
+{
+    bool pg = test_backend() == TEST_POSTGRESQL;
+    const struct migration *m = pg ? migrations_postgresql : migrations_sqlite;
+    size_t n = pg ? migrations_postgresql_count : migrations_sqlite_count;
+    *latest = n ? m[n - 1].version : 0;
+    return n;
+}
+
 const char *store_health_check(void)
 {
     return test_backend() == TEST_POSTGRESQL ? "postgresql:responseTime" : "sqlite:responseTime";
@@ -195,28 +273,67 @@ const char *store_busy_words(void)
     return test_backend() == TEST_POSTGRESQL ? "lock timeout" : "database is locked";
 }
 
-struct store_lock {
+struct db_session {
     sqlite3 *lite;
     PGconn *pg;
+};
+
+struct db_session *db_session_open(const struct daemon *d)
+{
+    struct db_session *s = calloc(1, sizeof(*s));
+    bool ok = false;
+    if (s && test_backend() == TEST_POSTGRESQL) {
+        ok = (s->pg = pg_open(d, false)) != NULL;
+    } else if (s) {
+        ok = sqlite3_open(d->db, &s->lite) == SQLITE_OK;
+        if (ok)
+            sqlite3_busy_timeout(s->lite, 5000);
+    }
+    if (!ok) {
+        db_session_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+bool db_session_exec(struct db_session *s, const char *sql)
+{
+    if (s->pg) {
+        PGresult *r = PQexec(s->pg, sql);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (!ok)
+            fprintf(stderr, "db_session_exec(%s): %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+        return ok;
+    }
+    char *msg = NULL;
+    bool ok = sqlite3_exec(s->lite, sql, NULL, NULL, &msg) == SQLITE_OK;
+    if (!ok)
+        fprintf(stderr, "db_session_exec(%s): %s\n", sql, msg ? msg : sqlite3_errmsg(s->lite));
+    sqlite3_free(msg);
+    return ok;
+}
+
+void db_session_close(struct db_session *s)
+{
+    if (!s)
+        return;
+    PQfinish(s->pg);
+    sqlite3_close(s->lite);
+    free(s);
+}
+
+struct store_lock {
+    struct db_session *s;
 };
 
 struct store_lock *store_lock_writes(const struct daemon *d)
 {
     struct store_lock *l = calloc(1, sizeof(*l));
-    bool ok = false;
-    if (l && test_backend() == TEST_POSTGRESQL) {
-        /* EXCLUSIVE conflicts with the ROW EXCLUSIVE every INSERT takes; reads go on */
-        PGresult *r = (l->pg = pg_open(d, false)) ? PQexec(l->pg, "BEGIN; LOCK TABLE records IN EXCLUSIVE MODE")
-                                                   : NULL;
-        ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (r && !ok)
-            fprintf(stderr, "store_lock_writes: %s", PQresultErrorMessage(r));
-        PQclear(r);
-    } else if (l) {
-        ok = sqlite3_open(d->db, &l->lite) == SQLITE_OK &&
-             sqlite3_exec(l->lite, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
-    }
-    if (!ok) {
+    /* PostgreSQL: EXCLUSIVE conflicts with the ROW EXCLUSIVE every INSERT takes; reads go on */
+    const char *sql = test_backend() == TEST_POSTGRESQL ? "BEGIN; LOCK TABLE records IN EXCLUSIVE MODE"
+                                                         : "BEGIN IMMEDIATE";
+    if (!l || !(l->s = db_session_open(d)) || !db_session_exec(l->s, sql)) {
         store_unlock(l);
         return NULL;
     }
@@ -227,12 +344,9 @@ void store_unlock(struct store_lock *l)
 {
     if (!l)
         return;
-    if (l->pg)
-        PQclear(PQexec(l->pg, "ROLLBACK"));
-    PQfinish(l->pg);
-    if (l->lite)
-        sqlite3_exec(l->lite, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close(l->lite);
+    if (l->s)
+        (void)db_session_exec(l->s, "ROLLBACK");
+    db_session_close(l->s);
     free(l);
 }
 

@@ -61,6 +61,16 @@ bool scan_image_add(struct scan_image *img, const char *path)
     return ok;
 }
 
+bool scan_image_add_bytes(struct scan_image *img, const void *p, size_t n)
+{
+    if (!grow(img, n + 1))
+        return false;
+    memcpy(img->bytes + img->len, p, n);
+    img->len += n;
+    img->bytes[img->len++] = '\0';
+    return true;
+}
+
 /* Every regular file under dir. */
 static bool add_tree(struct scan_image *img, const char *dir)
 {
@@ -86,9 +96,14 @@ static bool add_tree(struct scan_image *img, const char *dir)
     return ok;
 }
 
+struct scan_image *scan_image_new(void)
+{
+    return calloc(1, sizeof(struct scan_image));
+}
+
 struct scan_image *store_image_read(const struct daemon *d)
 {
-    struct scan_image *img = calloc(1, sizeof(*img));
+    struct scan_image *img = scan_image_new();
     bool ok = img != NULL;
     if (ok && test_backend() == TEST_SQLITE) {
         char wal[400];

@@ -55,6 +55,24 @@ static bool copy_password(struct daemon *d)
     return ok;
 }
 
+/* 32 random bytes in path, mode 0600. */
+static bool make_key(const char *path)
+{
+    unsigned char k[32];
+    FILE *r = fopen("/dev/urandom", "rb");
+    bool ok = r && fread(k, 1, sizeof(k), r) == sizeof(k);
+    if (r)
+        fclose(r);
+    int fd = ok ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+    ok = fd >= 0 && write(fd, k, sizeof(k)) == (ssize_t)sizeof(k);
+    if (fd >= 0)
+        close(fd);
+    memset(k, 0, sizeof(k));
+    if (!ok)
+        fprintf(stderr, "harness: cannot make the PAN key %s\n", path);
+    return ok;
+}
+
 /* A database of d's own: in the run's cluster, or a private one (pg_private). */
 static bool prepare_pg(struct daemon *d)
 {
@@ -66,7 +84,10 @@ static bool prepare_pg(struct daemon *d)
         return false;
     }
     snprintf(d->db, sizeof(d->db), "postgresql://" PGTMP_USER "@127.0.0.1:%d/%s", d->pg->port, d->pg->dbname);
-    return copy_password(d) && harness_pg_compat(d);
+    /* no folder beside a PostgreSQL database for a development key: a key file of the
+     * store's, which its other nodes share */
+    snprintf(d->pan_key, sizeof(d->pan_key), "%s/pan.key", d->dir);
+    return copy_password(d) && make_key(d->pan_key) && harness_pg_compat(d);
 }
 
 bool daemon_prepare(struct daemon *d)
@@ -82,6 +103,7 @@ bool daemon_prepare(struct daemon *d)
     if (d->same_store) {
         snprintf(d->db, sizeof(d->db), "%s", d->same_store->db);
         snprintf(d->db_password_file, sizeof(d->db_password_file), "%s", d->same_store->db_password_file);
+        snprintf(d->pan_key, sizeof(d->pan_key), "%s", d->same_store->pan_key);
         return d->db[0] != '\0';
     }
     if (test_backend() == TEST_POSTGRESQL)
@@ -113,6 +135,16 @@ void store_env(const struct daemon *d, char *out, size_t cap)
         snprintf(out, cap, "ISSUERHOOK_DB='%s' ISSUERHOOK_DB_PASSWORD_FILE='%s'", d->db, d->db_password_file);
     else
         snprintf(out, cap, "ISSUERHOOK_DB='%s'", d->db);
+}
+
+void store_env_with_key(const struct daemon *d, char *out, size_t cap)
+{
+    char db[800];
+    store_env(d, db, sizeof(db));
+    if (d->pan_key[0])
+        snprintf(out, cap, "%s ISSUERHOOK_PAN_KEY_FILE='%s'", db, d->pan_key);
+    else
+        snprintf(out, cap, "%s ISSUERHOOK_PAN_KEY_DEVELOPMENT=true", db);
 }
 
 bool store_server_stop(const struct daemon *d, const char *mode)

@@ -20,7 +20,37 @@ struct receiver {
     struct recv_hit hits[RECV_MAX];
     size_t nhits;
     char *body; /* answered with Content-Type: application/json; NULL: empty */
+    unsigned fail_first; /* per path: its first requests answered 500 */
+    struct recv_brief *log; /* every hit */
+    size_t nlog, caplog;
 };
+
+/* Hits on path before this one (under rv->lock). */
+static unsigned seen_before(const struct receiver *rv, const char *path)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < rv->nlog; i++)
+        n += strcmp(rv->log[i].path, path) == 0;
+    return n;
+}
+
+/* Appends a hit to the log (under rv->lock); false without memory. */
+static bool log_hit(struct receiver *rv, const char *path, int answered, int64_t at_ms)
+{
+    if (rv->nlog == rv->caplog) {
+        size_t cap = rv->caplog ? 2 * rv->caplog : 256;
+        struct recv_brief *b = realloc(rv->log, cap * sizeof(*b));
+        if (!b)
+            return false;
+        rv->log = b;
+        rv->caplog = cap;
+    }
+    struct recv_brief *h = &rv->log[rv->nlog++];
+    snprintf(h->path, sizeof(h->path), "%s", path);
+    h->answered = answered;
+    h->at_ms = at_ms;
+    return true;
+}
 
 struct upload {
     char body[1024];
@@ -55,6 +85,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     pthread_mutex_lock(&rv->lock);
     size_t i = rv->nhits;
     int action = i < rv->nscript ? rv->script[i] : rv->dflt;
+    if (rv->fail_first && seen_before(rv, url) < rv->fail_first)
+        action = RECV_FAIL;
+    (void)log_hit(rv, url, action == RECV_HANG ? 0 : action, mono_ms());
     struct recv_hit *h = i < RECV_MAX ? &rv->hits[rv->nhits++] : NULL;
     if (h) {
         const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "tracing-id");
@@ -143,6 +176,26 @@ bool receiver_set_body(struct receiver *rv, const char *body)
     return true;
 }
 
+void receiver_fail_first(struct receiver *rv, unsigned fail_first)
+{
+    pthread_mutex_lock(&rv->lock);
+    rv->fail_first = fail_first;
+    pthread_mutex_unlock(&rv->lock);
+}
+
+size_t receiver_log(struct receiver *rv, struct recv_brief **out)
+{
+    pthread_mutex_lock(&rv->lock);
+    size_t n = rv->nlog;
+    *out = malloc((n ? n : 1) * sizeof(**out));
+    if (*out)
+        memcpy(*out, rv->log, n * sizeof(**out));
+    else
+        n = 0;
+    pthread_mutex_unlock(&rv->lock);
+    return n;
+}
+
 void receiver_set_default(struct receiver *rv, int dflt)
 {
     pthread_mutex_lock(&rv->lock);
@@ -185,5 +238,6 @@ void receiver_stop(struct receiver *rv)
     MHD_stop_daemon(rv->mhd);
     pthread_mutex_destroy(&rv->lock);
     free(rv->body);
+    free(rv->log);
     free(rv);
 }

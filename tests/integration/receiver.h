@@ -36,6 +36,17 @@ bool receiver_set_body(struct receiver *rv, const char *body);
 void receiver_set_default(struct receiver *rv, int dflt);
 /* Copies the hits so far into out (up to RECV_MAX); returns their number. */
 size_t receiver_hits(struct receiver *rv, struct recv_hit *out);
+/* Per path from now on: a path's first fail_first requests are answered 500, and its
+ * later ones take the script's action (for several deliverers of one outbox). */
+void receiver_fail_first(struct receiver *rv, unsigned fail_first);
+/* Every hit so far, however many (the first RECV_MAX also in receiver_hits), in arrival
+ * order: path, status sent (0: a hang, answered later) and when. Caller frees *out. */
+struct recv_brief {
+    char path[128];
+    int answered;
+    int64_t at_ms;
+};
+size_t receiver_log(struct receiver *rv, struct recv_brief **out);
 /* Waits up to timeout_ms for a hit answered 2xx; returns how many 2xx hits there are. */
 size_t receiver_wait_accepted(struct receiver *rv, unsigned timeout_ms);
 void receiver_stop(struct receiver *rv);

@@ -334,17 +334,19 @@ static void test_reload_swaps_certificates_without_dropping(void **state)
 static void test_plain_http_beyond_loopback_warns(void **state)
 {
     (void)state;
-    char env[400], *out = NULL;
-    snprintf(env, sizeof(env), "ISSUERHOOK_LISTEN=0.0.0.0:0 ISSUERHOOK_DB=%s/plain/x.db ISSUERHOOK_PAN_KEY_DEVELOPMENT=true",
-             dir);
+    struct daemon p = {0};
+    char db[1200], env[1400], *out = NULL;
+    assert_true(daemon_prepare(&p));
+    store_env_with_key(&p, db, sizeof(db));
+    snprintf(env, sizeof(env), "ISSUERHOOK_LISTEN=0.0.0.0:0 %s", db);
     assert_int_equal(daemon_run_as("timeout --preserve-status -s TERM 2", env, "", &out), 0);
     assert_non_null(strstr(out, "listening on a non-loopback address without TLS"));
     free(out);
-    snprintf(env, sizeof(env), "ISSUERHOOK_LISTEN=127.0.0.1:0 ISSUERHOOK_DB=%s/plain/x.db ISSUERHOOK_PAN_KEY_DEVELOPMENT=true",
-             dir);
+    snprintf(env, sizeof(env), "ISSUERHOOK_LISTEN=127.0.0.1:0 %s", db);
     assert_int_equal(daemon_run_as("timeout --preserve-status -s TERM 2", env, "", &out), 0);
     assert_null(strstr(out, "without TLS"));
     free(out);
+    daemon_cleanup(&p);
 }
 
 int main(void)

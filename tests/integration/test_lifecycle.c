@@ -10,7 +10,6 @@
 #include <curl/curl.h>
 #include <signal.h>
 #include <time.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +31,10 @@ static const char *const AMIKO[] = {"Content-Type: application/json", "tracing-i
 static void test_migrate_command_and_newer_database(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/ihmig.XXXXXX", env[200], *out = NULL;
-    assert_non_null(mkdtemp(dir));
-    snprintf(env, sizeof(env), "ISSUERHOOK_DB=%s/sub/x.db", dir);
+    struct daemon d = {0};
+    char env[800], *out = NULL;
+    assert_true(daemon_prepare(&d));
+    store_env(&d, env, sizeof(env));
     assert_int_equal(daemon_run(env, "migrate", &out), 0);
     assert_non_null(strstr(out, "migration applied"));
     free(out);
@@ -42,20 +42,17 @@ static void test_migrate_command_and_newer_database(void **state)
     assert_int_equal(daemon_run(env, "migrate", &out), 0);
     assert_null(strstr(out, "migration applied"));
     free(out);
-    struct daemon d = {0};
-    snprintf(d.db, sizeof(d.db), "%s/sub/x.db", dir);
-    assert_int_equal(db_scalar(&d, "SELECT max(version) FROM schema_migrations"),
-                     migrations_sqlite[migrations_sqlite_count - 1].version);
-    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM schema_migrations"), (long long)migrations_sqlite_count);
+    int latest = 0;
+    size_t count = store_migrations(&latest);
+    assert_int_equal(db_scalar(&d, "SELECT max(version) FROM schema_migrations"), latest);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM schema_migrations"), (long long)count);
     assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 0);
     /* a database written by a newer issuerhookd is refused, clearly */
     assert_true(db_exec(&d, "INSERT INTO schema_migrations(version, name) VALUES (9999, 'future')"));
     assert_int_equal(daemon_run(env, "migrate", &out), 1);
     assert_non_null(strstr(out, "newer than this issuerhookd"));
     free(out);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    daemon_cleanup(&d);
 }
 
 static void test_bad_configuration_names_the_key(void **state)
@@ -354,9 +351,9 @@ static int watchdog_pings(int fd, int ms)
 }
 
 /* The watchdog proves the writer: while the writer is stuck in a commit (another
- * process holds the database's write lock), the pings stop, so systemd would restart
- * the daemon; when the writer moves again, they resume and the write is acknowledged.
- * SQLite-specific: the stuck commit is SQLite's write lock, held by a connection here. */
+ * session holds the lock its writes need: SQLite's write lock, or a lock on PostgreSQL's
+ * records table), the pings stop, so systemd would restart the daemon; when the writer
+ * moves again, they resume and the write is acknowledged. */
 static void test_watchdog_stops_while_the_writer_is_stuck(void **state)
 {
     (void)state;
@@ -366,9 +363,8 @@ static void test_watchdog_stops_while_the_writer_is_stuck(void **state)
     assert_true(daemon_start(&d));
     assert_true(watchdog_pings(fd, 2500) >= 2);
 
-    sqlite3 *other;
-    assert_int_equal(sqlite3_open(d.db, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    struct store_lock *other = store_lock_writes(&d);
+    assert_non_null(other);
     struct one_post p = {.d = &d};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, post_one, &p), 0);
@@ -376,8 +372,7 @@ static void test_watchdog_stops_while_the_writer_is_stuck(void **state)
     assert_int_equal(watchdog_pings(fd, 2500), 0);
     assert_true(log_has(&d, "pings withheld"));
 
-    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(other);
+    store_unlock(other);
     pthread_join(t, NULL);
     assert_int_equal(p.status, 200); /* waited for, not lost */
     assert_true(watchdog_pings(fd, 2500) >= 1);
@@ -745,12 +740,16 @@ int main(void)
         IH_TEST(cmocka_unit_test(test_sighup_reloads_keys)),
         IH_TEST(cmocka_unit_test(test_systemd_notify_and_watchdog)),
         IH_TEST(cmocka_unit_test(test_watchdog_stops_while_the_writer_is_stuck)),
-        IH_TEST(cmocka_unit_test(test_online_backup_and_restore)),
+        IH_SQLITE_TEST(cmocka_unit_test(test_online_backup_and_restore),
+                       "issuerhookd backup copies SQLite's file; on PostgreSQL it refuses "
+                       "(test_database_that_is_not_a_path) and pg_dump and base backups do it"),
         IH_TEST(cmocka_unit_test(test_command_line)),
         IH_TEST(cmocka_unit_test(test_config_that_cannot_be_read)),
-        IH_TEST(cmocka_unit_test(test_relative_database_and_no_credential)),
+        IH_SQLITE_TEST(cmocka_unit_test(test_relative_database_and_no_credential),
+                       "a relative ISSUERHOOK_DB is an SQLite path"),
         IH_TEST(cmocka_unit_test(test_database_that_is_not_a_path)),
-        IH_TEST(cmocka_unit_test(test_one_daemon_per_database)),
+        IH_SQLITE_TEST(cmocka_unit_test(test_one_daemon_per_database),
+                       "SQLite's lock file; on PostgreSQL several nodes share a database (test_multinode)"),
         IH_TEST(cmocka_unit_test(test_second_daemon_on_the_same_port_fails)),
         IH_TEST(cmocka_unit_test(test_listen_errors_name_the_os_error_and_touch_no_disk)),
     };

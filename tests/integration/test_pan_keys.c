@@ -61,17 +61,6 @@ static void make_key(const char *path, unsigned char fill, mode_t mode, char id[
     }
 }
 
-static bool file_has_bytes(const char *path, const void *needle, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    static char buf[8 << 20];
-    size_t got = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
-    return memmem(buf, got, needle, n) != NULL;
-}
-
 static bool log_has(const struct daemon *d, const char *needle)
 {
     FILE *f = fopen(d->log, "r");
@@ -111,29 +100,42 @@ static void assert_refused(const char *env, const char *why)
     free(out);
 }
 
-static void test_refuses_a_key_with_the_data_or_open_to_others(void **state)
+static void test_refuses_a_missing_key_or_one_open_to_others(void **state)
+{
+    (void)state;
+    struct daemon d = {0};
+    char db[800], env[1400], key[200];
+    assert_true(daemon_prepare(&d));
+    store_env(&d, db, sizeof(db));
+    assert_refused(db, "no PAN key");
+    /* readable by the group */
+    snprintf(key, sizeof(key), "%s/pan.key", keydir);
+    make_key(key, 1, 0640, NULL);
+    snprintf(env, sizeof(env), "%s ISSUERHOOK_PAN_KEY_FILE=%s", db, key);
+    assert_refused(env, "can be read or changed by group or others (mode 0640)");
+    /* the development key and a real one are not mixed */
+    assert_int_equal(chmod(key, 0400), 0);
+    snprintf(env, sizeof(env), "%s ISSUERHOOK_PAN_KEY_FILE=%s ISSUERHOOK_PAN_KEY_DEVELOPMENT=true", db, key);
+    assert_refused(env, "both set");
+    unlink(key);
+    daemon_cleanup(&d);
+}
+
+/* SQLite only: a PostgreSQL database has no folder of its own for a key to be in. */
+static void test_refuses_a_key_with_the_data(void **state)
 {
     (void)state;
     char db[200], env[900], key[200], dir[100];
     snprintf(dir, sizeof(dir), "%s/refuse", keydir);
     assert_int_equal(mkdir(dir, 0700), 0);
     snprintf(db, sizeof(db), "%s/var/issuerhook.db", dir);
-    snprintf(env, sizeof(env), "ISSUERHOOK_DB=%s", db);
-    assert_refused(env, "no PAN key");
-    /* readable by the group */
-    snprintf(key, sizeof(key), "%s/pan.key", dir);
-    make_key(key, 1, 0640, NULL);
-    snprintf(env, sizeof(env), "ISSUERHOOK_DB=%s ISSUERHOOK_PAN_KEY_FILE=%s", db, key);
-    assert_refused(env, "can be read or changed by group or others (mode 0640)");
     /* in the database's folder, however it is named */
+    snprintf(key, sizeof(key), "%s/var", dir);
+    assert_int_equal(mkdir(key, 0700), 0);
     snprintf(key, sizeof(key), "%s/var/pan.key", dir);
     make_key(key, 1, 0400, NULL);
     snprintf(env, sizeof(env), "ISSUERHOOK_DB=%s ISSUERHOOK_PAN_KEY_FILE=%s/var/../var/pan.key", db, dir);
     assert_refused(env, "is in the database's folder");
-    /* the development key and a real one are not mixed */
-    snprintf(env, sizeof(env), "ISSUERHOOK_DB=%s ISSUERHOOK_PAN_KEY_FILE=%s ISSUERHOOK_PAN_KEY_DEVELOPMENT=true", db,
-             key);
-    assert_refused(env, "both set");
 }
 
 /* pan-lookup with pan on stdin, env as daemon_run takes it; returns the output. */
@@ -156,17 +158,19 @@ static void test_credential_rotation_and_lookup(void **state)
 {
     (void)state;
     char creds[128], a[160], old[160], c[160], ida[17], idb[17], idc[17], sql[300];
-    char ev_creds[200], ev_prev[64] = "ISSUERHOOK_PAN_KEY_PREVIOUS=pan-2025.key", env[900];
+    char ev_creds[200], ev_prev[64] = "ISSUERHOOK_PAN_KEY_PREVIOUS=pan-2025.key", env[1400];
     snprintf(creds, sizeof(creds), "%s/credentials", keydir);
     assert_int_equal(mkdir(creds, 0700), 0);
     snprintf(a, sizeof(a), "%s/pan.key", creds);
     make_key(a, 1, 0440, ida); /* systemd grants a credential by ACL: a group bit shows */
     snprintf(ev_creds, sizeof(ev_creds), "CREDENTIALS_DIRECTORY=%s", creds);
-    struct daemon d = {.extra_env = {card_key, ev_creds, "ISSUERHOOK_PAN_KEY_DEVELOPMENT=false", NULL}};
+    /* the harness's own key setting unset: the key comes from the credentials folder */
+    struct daemon d = {.extra_env = {card_key, ev_creds, "ISSUERHOOK_PAN_KEY_DEVELOPMENT=false",
+                                     "ISSUERHOOK_PAN_KEY_FILE=", NULL}};
     assert_true(daemon_start(&d));
     assert_false(log_has(&d, "DEVELOPMENT PAN KEY"));
     assert_int_equal(post_card(&d, PAN_X), 200);
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pan_keys WHERE is_current = 1 AND key_id = '%s'", ida);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pan_keys WHERE is_current AND key_id = '%s'", ida);
     assert_int_equal(db_scalar(&d, sql), 1);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM card_activities WHERE pan_key_id = '%s'", ida);
     assert_int_equal(db_scalar(&d, sql), 1);
@@ -176,20 +180,22 @@ static void test_credential_rotation_and_lookup(void **state)
     snprintf(old, sizeof(old), "%s/pan-2025.key", creds);
     assert_int_equal(rename(a, old), 0);
     make_key(a, 2, 0400, idb);
-    d.extra_env[3] = ev_prev;
-    d.extra_env[4] = NULL;
+    d.extra_env[4] = ev_prev;
+    d.extra_env[5] = NULL;
     assert_true(daemon_start(&d));
     assert_true(log_has(&d, "PAN key rotated"));
     assert_int_equal(post_card(&d, PAN_Y), 200);
     snprintf(sql, sizeof(sql),
-             "SELECT (SELECT count(*) FROM pan_keys WHERE is_current = 1 AND key_id = '%s') + "
-             "(SELECT count(*) FROM pan_keys WHERE is_current = 0 AND key_id = '%s' AND retired_at IS NOT NULL)",
+             "SELECT (SELECT count(*) FROM pan_keys WHERE is_current AND key_id = '%s') + "
+             "(SELECT count(*) FROM pan_keys WHERE NOT is_current AND key_id = '%s' AND retired_at IS NOT NULL)",
              idb, ida);
     assert_int_equal(db_scalar(&d, sql), 2);
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
 
     /* pan-lookup: each PAN's row under the key that made it */
-    snprintf(env, sizeof(env), "ISSUERHOOK_DB=%s %s %s", d.db, ev_creds, ev_prev);
+    char db[800];
+    store_env(&d, db, sizeof(db));
+    snprintf(env, sizeof(env), "%s %s %s", db, ev_creds, ev_prev);
     char *out = lookup(env, PAN_X), want[120];
     snprintf(want, sizeof(want), "key %s (previous) token ", ida);
     assert_non_null(strstr(out, want));
@@ -206,30 +212,77 @@ static void test_credential_rotation_and_lookup(void **state)
     free(out);
 
     /* the old key alone, or a third key: refused, naming the key the database expects */
-    char only[600];
+    char only[1200];
     assert_int_equal(chmod(old, 0400), 0); /* out of the credentials folder, it must be 0400 */
-    snprintf(only, sizeof(only), "ISSUERHOOK_DB=%s ISSUERHOOK_PAN_KEY_FILE=%s", d.db, old);
+    snprintf(only, sizeof(only), "%s ISSUERHOOK_PAN_KEY_FILE=%s", db, old);
     assert_refused(only, "is not the key this database's tokens are made with");
     snprintf(c, sizeof(c), "%s/other.key", keydir);
     make_key(c, 3, 0400, idc);
-    snprintf(only, sizeof(only), "ISSUERHOOK_DB=%s ISSUERHOOK_PAN_KEY_FILE=%s", d.db, c);
+    snprintf(only, sizeof(only), "%s ISSUERHOOK_PAN_KEY_FILE=%s", db, c);
     assert_refused(only, idb);
+    unlink(c);
+    daemon_cleanup(&d);
+}
 
-    /* a backup holds no key */
-    char dest[300], args[400], kb[32];
+/* What the store keeps holds the keys' ids, never a key: SQLite's files, or every file of
+ * the PostgreSQL cluster; `issuerhookd backup` (SQLite's) copies no key either. */
+static void stored_then_scanned(struct daemon *d, char *key, char id[17])
+{
+    snprintf(key, 160, "%s/secret.key", keydir);
+    make_key(key, 4, 0400, id);
+    assert_true(daemon_start(d));
+    assert_int_equal(post_card(d, PAN_X), 200);
+    assert_int_equal(daemon_stop(d, SIGTERM), 0);
+}
+
+static void key_bytes(unsigned char fill, char kb[32])
+{
+    for (int i = 0; i < 32; i++)
+        kb[i] = (char)(fill * 31 + i);
+}
+
+static void test_store_holds_no_key(void **state)
+{
+    (void)state;
+    char key[160], keyenv[200], id[17], kb[32];
+    snprintf(keyenv, sizeof(keyenv), "ISSUERHOOK_PAN_KEY_FILE=%s/secret.key", keydir);
+    struct daemon d = {.extra_env = {card_key, "ISSUERHOOK_PAN_KEY_DEVELOPMENT=false", keyenv, NULL},
+                       .pg_private = true};
+    stored_then_scanned(&d, key, id);
+    struct scan_image *img = store_image_read(&d);
+    assert_non_null(img);
+    assert_true(scan_image_has(img, id, 16)); /* the control: the key's id is there */
+    key_bytes(4, kb);
+    assert_false(scan_image_has(img, kb, 32));
+    scan_image_free(img);
+    unlink(key);
+    daemon_cleanup(&d);
+}
+
+/* SQLite only: `issuerhookd backup` copies SQLite's file (on PostgreSQL it refuses and
+ * points to pg_dump and base backups). */
+static void test_backup_holds_no_key(void **state)
+{
+    (void)state;
+    char key[160], keyenv[200], id[17], kb[32], *out = NULL;
+    snprintf(keyenv, sizeof(keyenv), "ISSUERHOOK_PAN_KEY_FILE=%s/secret.key", keydir);
+    struct daemon d = {.extra_env = {card_key, "ISSUERHOOK_PAN_KEY_DEVELOPMENT=false", keyenv, NULL}};
+    stored_then_scanned(&d, key, id);
+    char dest[300], args[400], env[400];
     snprintf(dest, sizeof(dest), "%s/backup.db", d.dir);
     snprintf(args, sizeof(args), "backup '%s'", dest);
     snprintf(env, sizeof(env), "ISSUERHOOK_DB=%s", d.db);
     assert_int_equal(daemon_run(env, args, &out), 0);
     free(out);
-    for (unsigned char fill = 1; fill <= 2; fill++) {
-        for (int i = 0; i < 32; i++)
-            kb[i] = (char)(fill * 31 + i);
-        assert_false(file_has_bytes(dest, kb, 32));
-        assert_false(file_has_bytes(d.db, kb, 32));
-    }
+    struct scan_image *img = scan_image_new();
+    assert_true(scan_image_add(img, dest));
+    assert_true(scan_image_has(img, id, 16));
+    key_bytes(4, kb);
+    assert_false(scan_image_has(img, kb, 32));
+    scan_image_free(img);
     snprintf(args, sizeof(args), "find '%s' -name '*.key' | grep -q .", d.dir);
     assert_int_not_equal(system(args), 0);
+    unlink(key);
     daemon_cleanup(&d);
 }
 
@@ -303,9 +356,16 @@ static void test_migration_masks_stored_pans(void **state)
 int main(void)
 {
     const struct ih_test tests[] = {
-        IH_TEST(cmocka_unit_test(test_refuses_a_key_with_the_data_or_open_to_others)),
+        IH_TEST(cmocka_unit_test(test_refuses_a_missing_key_or_one_open_to_others)),
+        IH_SQLITE_TEST(cmocka_unit_test(test_refuses_a_key_with_the_data),
+                       "a PostgreSQL database has no folder of its own for a key to be in"),
         IH_TEST(cmocka_unit_test(test_credential_rotation_and_lookup)),
-        IH_TEST(cmocka_unit_test(test_migration_masks_stored_pans)),
+        IH_TEST(cmocka_unit_test(test_store_holds_no_key)),
+        IH_SQLITE_TEST(cmocka_unit_test(test_backup_holds_no_key),
+                       "issuerhookd backup copies SQLite's file; PostgreSQL's are pg_dump and base backups"),
+        IH_SQLITE_TEST(cmocka_unit_test(test_migration_masks_stored_pans),
+                       "SQLite's migration 0007 re-masks PANs stored by schema 4; PostgreSQL's schema had the short "
+                       "mask from its start"),
     };
     return IH_RUN_TESTS(tests, setup, teardown);
 }

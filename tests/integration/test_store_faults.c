@@ -1,9 +1,10 @@
 /* When the store cannot take a write: 503 with Retry-After, nothing half-written, /health
  * failing with the store's reason, one log line per distinct error, and the daemon
- * recovers by itself when the store does (a full disk, a read-only file system, a
- * database locked by another process). The WAL is checkpointed in the background.
- * SQLite-specific throughout: the faults are made on SQLite's files (its write lock,
- * max_page_count, a small tmpfs, file modes, a read-only mount, the -wal file). */
+ * recovers by itself when the store does. On both stores: a lock another session holds
+ * past the busy timeout. SQLite's own faults are made on its files (max_page_count, a
+ * small tmpfs, file modes, a read-only mount, the -wal file); PostgreSQL's are its server
+ * stopped (or crashed) under load and started again, with nothing acknowledged lost, and
+ * a node started while it is down, whose PAN key is checked once it is back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +15,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "load.h"
 
 static const char *const AMIKO[] = {"Content-Type: application/json", "X-API-Key: " KEY_FULL,
                                     "tracing-id: faults", NULL};
@@ -54,7 +55,9 @@ static long health_output(const struct daemon *d, const char *want)
     assert_true(http_get(d, "/health", NULL, &r));
     long st = r.status;
     if (want) {
-        const char *check = strstr(r.body, "\"sqlite:responseTime\"");
+        char name[64];
+        snprintf(name, sizeof(name), "\"%s\"", store_health_check());
+        const char *check = strstr(r.body, name);
         assert_non_null(check);
         if (!strstr(check, want))
             fail_msg("health does not say '%s': %s", want, r.body);
@@ -130,6 +133,8 @@ static void fill(const char *path)
     close(fd);
 }
 
+/* Another session holds the lock every write needs (SQLite's write lock; a lock on
+ * PostgreSQL's records table) longer than the daemon waits. */
 static void test_locked_database_503_then_recovers(void **state)
 {
     (void)state;
@@ -137,21 +142,18 @@ static void test_locked_database_503_then_recovers(void **state)
     assert_true(daemon_start(&d));
     char id[37], sql[160];
     test_uuid(id);
-    /* another process holds the write lock longer than the daemon waits */
-    sqlite3 *other = NULL;
-    assert_int_equal(sqlite3_open(d.db, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    struct store_lock *other = store_lock_writes(&d);
+    assert_non_null(other);
     struct http_resp r;
     assert_int_equal(post_event(&d, AMIKO, id, &r), 503);
     assert_string_equal(r.retry_after, "2");
     assert_non_null(strstr(r.body, "\"error\""));
     http_resp_free(&r);
     assert_int_equal(post_event(&d, AMIKO, id, NULL), 503);
-    /* health says so, with SQLite's reason; the log said it once */
-    assert_int_equal(health_output(&d, "database is locked"), 503);
+    /* health says so, with the store's reason; the log said it once */
+    assert_int_equal(health_output(&d, store_busy_words()), 503);
     assert_int_equal(log_count(&d, "the store cannot take writes"), 1);
-    assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(other);
+    store_unlock(other);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM records WHERE idem_key='%s'", id);
     assert_int_equal(db_scalar(&d, sql), 0);
     /* the store is back: the caller's retry is stored, once */
@@ -525,17 +527,127 @@ static void test_wal_checkpointed_in_the_background(void **state)
     daemon_cleanup(&d);
 }
 
+/* ---- PostgreSQL's server stopped and started again ---- */
+
+/* The server stops (fast: sessions ended; immediate: a crash, recovery at the next start)
+ * while four clients post, retrying what is not acknowledged: writes answer 503 with
+ * Retry-After (never 4xx, never a dropped connection), /health fails on the store's
+ * check, the daemon reconnects by itself once the server is back, and every event is
+ * then acknowledged and stored exactly once. */
+static void server_restart_under_load(const char *mode)
+{
+    struct daemon d = {.pg_private = true, .extra_env = {"ISSUERHOOK_RETRY_AFTER=1", NULL}};
+    assert_true(daemon_start(&d));
+    struct daemon *nodes[] = {&d};
+    struct load_options o = {.nodes = nodes, .nnodes = 1, .clients = 4, .per_client = load_scaled(500, 50),
+                             .conns = 4, .retry = true, .retry_ms = 100, .deadline_s = 120};
+    struct load *l = load_start(&o);
+    assert_non_null(l);
+    size_t total = o.clients * o.per_client;
+    for (int i = 0; i < 3000 && load_acked(l) < total / 3; i++)
+        pause_ms(10);
+    assert_true(load_acked(l) >= total / 3);
+    assert_true(store_server_stop(&d, mode));
+    for (int i = 0; i < 1000 && load_answers(l, 503) == 0; i++)
+        pause_ms(10);
+    assert_true(load_answers(l, 503) > 0);
+    struct http_resp r;
+    assert_int_equal(post_event(&d, AMIKO, NULL, &r), 503);
+    assert_string_equal(r.retry_after, "1");
+    http_resp_free(&r);
+    assert_int_equal(health_output(&d, "fail"), 503);
+    pause_ms(1000); /* an outage of a second and more: the reconnects back off */
+    assert_true(store_server_start(&d));
+    load_wait(l);
+    print_message("%s stop: %zu events, %zu answers 503, %zu 2xx\n", mode, total, load_answers(l, 503),
+                  load_answers_between(l, 200, 300));
+    assert_int_equal(load_acked(l), total);
+    assert_int_equal(load_answers_between(l, 400, 500), 0);
+    assert_int_equal(load_answers(l, 0), 0); /* every request answered: nothing crashed */
+    assert_int_equal(load_missing(l, &d), 0);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records WHERE source = 'amiko.event'"), (long long)total);
+    assert_true(health_becomes(&d, 200, 15));
+    assert_true(log_count(&d, "the store takes writes again") >= 1);
+    assert_true(metric_value(&d, "issuerhook_store_writable") == 1);
+    load_free(l);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+}
+
+static void test_postgresql_restart_under_load(void **state)
+{
+    (void)state;
+    server_restart_under_load("fast");
+}
+
+static void test_postgresql_crash_under_load(void **state)
+{
+    (void)state;
+    server_restart_under_load("immediate");
+}
+
+/* A node started while PostgreSQL is down cannot check its PAN key: it starts, writes
+ * nothing, and once the server is back and the key is not the database's, still writes
+ * nothing and says why (the twin of test_pan_key_checked_when_the_store_comes_back). */
+static void test_pan_key_checked_when_postgresql_comes_back(void **state)
+{
+    (void)state;
+    struct daemon d = {.pg_private = true, .extra_env = {NULL, NULL, NULL}};
+    assert_true(daemon_start(&d)); /* the store's key is recorded */
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 200);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    char key[300], keyenv[340], cmd[700];
+    snprintf(key, sizeof(key), "%s/other.key", d.dir);
+    snprintf(cmd, sizeof(cmd), "head -c 32 /dev/urandom > '%s' && chmod 0600 '%s'", key, key);
+    assert_int_equal(system(cmd), 0);
+    snprintf(keyenv, sizeof(keyenv), "ISSUERHOOK_PAN_KEY_FILE=%s", key);
+    d.extra_env[0] = keyenv;
+    assert_true(store_server_stop(&d, "fast"));
+    assert_true(daemon_start(&d)); /* it cannot reach the store: it starts, writes nothing */
+    assert_int_equal(log_count(&d, "the PAN key cannot be checked against the database yet"), 1);
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 503);
+    assert_true(store_server_start(&d));
+    bool said = false;
+    for (int i = 0; i < 150 && !said; i++) {
+        struct http_resp r;
+        pause_ms(100);
+        if (http_get(&d, "/health", NULL, &r)) {
+            said = strstr(r.body, "is not the key this database") != NULL;
+            http_resp_free(&r);
+        }
+    }
+    assert_int_equal(health_output(&d, "is not the key this database's tokens are made with"), 503);
+    assert_int_equal(post_event(&d, AMIKO, NULL, NULL), 503);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records"), 1);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct ih_test tests[] = {
         IH_TEST(cmocka_unit_test(test_locked_database_503_then_recovers)),
-        IH_TEST(cmocka_unit_test(test_full_database_503_and_nothing_half_written)),
-        IH_TEST(cmocka_unit_test(test_health_warn_and_fail)),
-        IH_TEST(cmocka_unit_test_teardown(test_small_disk_fills_then_frees, unmount_small_fs)),
-        IH_TEST(cmocka_unit_test_teardown(test_readonly_database_file_then_writable, restore_wrapper)),
-        IH_TEST(cmocka_unit_test_teardown(test_pan_key_checked_when_the_store_comes_back, unmount_small_fs)),
-        IH_TEST(cmocka_unit_test_teardown(test_readonly_file_system_then_writable, unmount_small_fs)),
-        IH_TEST(cmocka_unit_test(test_wal_checkpointed_in_the_background)),
+        IH_SQLITE_TEST(cmocka_unit_test(test_full_database_503_and_nothing_half_written),
+                       "ISSUERHOOK_DB_MAX_BYTES is SQLite's max_page_count; a PostgreSQL database's size is its "
+                       "server's to bound"),
+        IH_SQLITE_TEST(cmocka_unit_test(test_health_warn_and_fail),
+                       "disk:free measures the file system of SQLite's file"),
+        IH_SQLITE_TEST(cmocka_unit_test_teardown(test_small_disk_fills_then_frees, unmount_small_fs),
+                       "a small tmpfs under SQLite's file (PostgreSQL's disk is its server's; the server "
+                       "stopped and crashed is test_postgresql_*)"),
+        IH_SQLITE_TEST(cmocka_unit_test_teardown(test_readonly_database_file_then_writable, restore_wrapper),
+                       "the mode of SQLite's file"),
+        IH_SQLITE_TEST(cmocka_unit_test_teardown(test_pan_key_checked_when_the_store_comes_back, unmount_small_fs),
+                       "SQLite's file on a read-only mount; test_pan_key_checked_when_postgresql_comes_back is "
+                       "PostgreSQL's"),
+        IH_SQLITE_TEST(cmocka_unit_test_teardown(test_readonly_file_system_then_writable, unmount_small_fs),
+                       "a read-only mount under SQLite's file"),
+        IH_SQLITE_TEST(cmocka_unit_test(test_wal_checkpointed_in_the_background),
+                       "SQLite's -wal file (PostgreSQL's WAL is its server's)"),
+        IH_PG_TEST(cmocka_unit_test(test_postgresql_restart_under_load), "PostgreSQL's server stopped"),
+        IH_PG_TEST(cmocka_unit_test(test_postgresql_crash_under_load), "PostgreSQL's server crashed"),
+        IH_PG_TEST(cmocka_unit_test(test_pan_key_checked_when_postgresql_comes_back),
+                   "PostgreSQL's server down at start"),
     };
     return IH_RUN_TESTS(tests, NULL, NULL);
 }
