@@ -152,7 +152,8 @@ void daemon_cleanup(struct daemon *d)
 {
     if (d->pid > 0)
         daemon_stop(d, SIGKILL);
-    if (getenv("IH_KEEP_TEST_DIRS"))
+    const char *keep = getenv("IH_KEEP_TEST_DIRS");
+    if (keep && *keep)
         return;
     harness_store_drop(d);
     if (d->dir[0]) {
