@@ -333,6 +333,15 @@ void pgconn_lost(struct pgconn *c, const char *reason)
     }
 }
 
+void pgconn_reset(struct pgconn *c)
+{
+    if (c->pq)
+        PQfinish(c->pq);
+    c->pq = NULL;
+    c->nprepared = 0;
+    c->next_try_ms = now_ms();
+}
+
 PGconn *pgconn_pq(struct pgconn *c)
 {
     return c->pq;

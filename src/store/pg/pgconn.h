@@ -58,6 +58,10 @@ PGconn *pgconn_pq(struct pgconn *c);
 /* The session broke (reason: libpq's message, may be NULL): it is closed, the outage is
  * logged if it is the first word of it, and pgconn_ready reconnects. */
 void pgconn_lost(struct pgconn *c, const char *reason);
+/* Closes a live session on purpose (its server refused writes: after a failover a new
+ * session may reach the new primary, and takes the database's settings as they are now);
+ * not an outage: nothing is logged, and the next pgconn_ready or pgconn_open connects. */
+void pgconn_reset(struct pgconn *c);
 /* true while an outage lasts (from the loss to the next successful connect). */
 bool pgconn_down(const struct pgconn *c);
 /* Why the last attempt failed or the session was lost (one line, no secret). Static until

@@ -26,13 +26,33 @@ struct backend_writer {
     struct writer_job **jobs;
 };
 
+/* A session that cannot write: a standby (in recovery) or default_transaction_read_only.
+ * Not fatal: the writer tries again (a failover may be under way). */
+static ih_status check_writable(struct pgconn *c, struct store_error *e)
+{
+    PGresult *r = NULL;
+    ih_status rc = pg_exec_sql(c, "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean",
+                               0, NULL, &r, e, "the migrations");
+    bool ro = rc == IH_OK && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (rc == IH_OK && ro) {
+        pg_error(e, "25006", "the database is read-only (a standby, or default_transaction_read_only is on)",
+                 "the migrations");
+        rc = IH_EIO;
+    }
+    return rc;
+}
+
 /* The migrations, once per store: a newer schema, or one the server refuses to create,
  * cannot be helped by trying again (fatal). */
 static ih_status migrate(struct pgstore *s, struct pgconn *c, struct store_error *e)
 {
     char err[sizeof(e->msg)];
     int from = 0, to = 0;
-    ih_status rc = pgmigrate_apply(c, &from, &to, err, sizeof(err));
+    ih_status rc = check_writable(c, e);
+    if (rc != IH_OK)
+        return rc;
+    rc = pgmigrate_apply(c, &from, &to, err, sizeof(err));
     if (rc == IH_OK) {
         s->base.schema_version = to;
         return IH_OK;
@@ -44,6 +64,17 @@ static ih_status migrate(struct pgstore *s, struct pgconn *c, struct store_error
     return rc;
 }
 
+/* A server that refuses writes (a standby, a read-only setting): the session is closed so
+ * that the next try opens a new one, which may reach the new primary after a failover
+ * and takes the database's settings as they are then. */
+static void drop_if_read_only(struct pgconn *c, const struct store_error *e)
+{
+    char s[6];
+    pg_error_sqlstate(e, s);
+    if (strcmp(s, "25006") == 0)
+        pgconn_reset(c);
+}
+
 ih_status pg_prepare(struct pgstore *s, struct pgconn *c, bool probe, struct store_error *e)
 {
     char why[256];
@@ -53,8 +84,10 @@ ih_status pg_prepare(struct pgstore *s, struct pgconn *c, bool probe, struct sto
         return IH_EIO;
     }
     ih_status rc;
-    if (s->base.schema_version == 0 && (rc = migrate(s, c, e)) != IH_OK)
+    if (s->base.schema_version == 0 && (rc = migrate(s, c, e)) != IH_OK) {
+        drop_if_read_only(c, e);
         return rc;
+    }
     if (!s->durability_checked) {
         char v[16];
         bool unsafe = false;
@@ -62,7 +95,9 @@ ih_status pg_prepare(struct pgstore *s, struct pgconn *c, bool probe, struct sto
     }
     if (!probe)
         return IH_OK;
-    return pg_exec(c, &pgstmts_probe, 0, NULL, NULL, NULL, NULL, e, "a test write");
+    if ((rc = pg_exec(c, &pgstmts_probe, 0, NULL, NULL, NULL, NULL, e, "a test write")) != IH_OK)
+        drop_if_read_only(c, e);
+    return rc;
 }
 
 ih_status pg_writer_attach(struct store *st, struct backend_writer **out)
@@ -234,5 +269,7 @@ enum batch_end pg_writer_run(struct backend_writer *w, struct writer_job *batch,
             }
         store_err = true;
     }
+    if (store_err)
+        drop_if_read_only(w->c, e);
     return store_err ? BATCH_COMMITTED_FAILING : BATCH_COMMITTED;
 }
