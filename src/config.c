@@ -35,8 +35,13 @@ struct centry {
 static const struct centry table[] = {
     {"LISTEN", C_LISTEN, 0, 0, 0, 0, "127.0.0.1:8080", "address to listen on, `HOST:PORT`"},
     {"DB", C_STR, F(db_path), S(db_path), 1, 0, "/var/lib/issuerhook/issuerhook.db",
-     "SQLite database file; it and its folder are created when missing; a relative path is taken from the "
-     "working directory at start (the log says the absolute path)"},
+     "the store: an SQLite database file (it and its folder are created when missing; a relative path is taken "
+     "from the working directory at start, and the log says the absolute path), or a PostgreSQL database as a "
+     "libpq URI (`postgresql://user@host/db?sslmode=verify-full`) or conninfo (`host=... dbname=...`), which "
+     "several nodes may share; logs and `/health` show it without its password"},
+    {"DB_PASSWORD_FILE", C_STR, F(db_password_file), S(db_password_file), 0, 0, "",
+     "PostgreSQL: a file holding the database password alone on one line, read at each connection (a rotated "
+     "password is used at the next one); empty: libpq's own (`PGPASSFILE`, `~/.pgpass`), or none"},
     {"MAX_BODY", C_SIZE, F(max_body), 0, 1024, 64ull << 20, "2MiB",
      "largest request body accepted (bytes, or with KiB/MiB); larger answers 413"},
     {"AUTH_HEADER", C_STR, F(auth_header), S(auth_header), 1, 0, "X-API-Key", "header that carries an API key"},

@@ -79,7 +79,8 @@ static int load(const char *file, struct config **cfg)
 static int open_db(const struct config *cfg, bool serving, struct store **db)
 {
     char err[640];
-    struct store_options o = {.busy_timeout_ms = cfg->busy_timeout_ms, .max_bytes = cfg->db_max_bytes};
+    struct store_options o = {.busy_timeout_ms = cfg->busy_timeout_ms, .max_bytes = cfg->db_max_bytes,
+                              .password_file = cfg->db_password_file};
     if (store_open(cfg->db_path, &o, db, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot open the database", "reason", err, NULL);
         return 1;

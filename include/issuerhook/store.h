@@ -28,6 +28,8 @@ struct store_options {
     uint64_t max_bytes; /* 0: no cap */
     bool read_only;     /* reads only (pan-lookup beside a running daemon): no write side, no
                          * lock, no migrations; a store that is not there is not created */
+    const char *password_file; /* PostgreSQL: the password, read at each connection (NULL or "":
+                                * none, or libpq's PGPASSFILE); copied */
 };
 
 /* Opens the store db names for this process: on SQLite creates the folder, takes the
