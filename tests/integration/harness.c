@@ -53,88 +53,118 @@ static bool log_says_listening(const struct daemon *d)
     return found;
 }
 
+/* Forks and execs the daemon on a free port (d->pid set), without waiting. */
+static void spawn(struct daemon *d)
+{
+    d->port = free_port();
+    char listen[64], dbenv[400], pwenv[400], keyenv[400], k1[200], k2[200], h1[65], h2[65];
+    snprintf(listen, sizeof(listen), "ISSUERHOOK_LISTEN=127.0.0.1:%d", d->port);
+    snprintf(dbenv, sizeof(dbenv), "ISSUERHOOK_DB=%s", d->db);
+    snprintf(pwenv, sizeof(pwenv), "ISSUERHOOK_DB_PASSWORD_FILE=%s", d->db_password_file);
+    snprintf(keyenv, sizeof(keyenv), "ISSUERHOOK_PAN_KEY_FILE=%s", d->pan_key);
+    sha256_hex(KEY_FULL, h1);
+    sha256_hex(KEY_READ, h2);
+    snprintf(k1, sizeof(k1), "ISSUERHOOK_API_KEY_FULL=sha256:%s amiko:events", h1);
+    snprintf(k2, sizeof(k2), "ISSUERHOOK_API_KEY_READER=sha256:%s ledger:read", h2);
+    const char *wrapper = getenv("IH_DAEMON_WRAPPER");
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* a test that fails an assertion leaves without stopping its daemon: the daemon
+         * dies with it (with the thread that forks it: fork in the test's main thread),
+         * and holds none of the test's output pipes */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        if (chdir(d->dir) != 0)
+            _exit(126);
+        clearenv();
+        putenv(listen);
+        putenv(dbenv);
+        if (d->db_password_file[0])
+            putenv(pwenv);
+        putenv(k1);
+        putenv(k2);
+        putenv("ISSUERHOOK_SHUTDOWN_GRACE=5");
+        putenv("ISSUERHOOK_RATE_LIMIT=0"); /* load tests; test_cards.c sets its own */
+        putenv("ISSUERHOOK_AUTH_FAILURE_RATE=0"); /* tests of refusals; test_edge.c sets its own */
+        /* SQLite: a generated key beside the database (test_pan_keys.c tests the real
+         * ones); PostgreSQL: the store's key file, the same for all its nodes */
+        putenv(d->pan_key[0] ? keyenv : "ISSUERHOOK_PAN_KEY_DEVELOPMENT=true");
+        for (size_t i = 0; d->extra_env[i]; i++)
+            putenv((char *)d->extra_env[i]);
+        if (wrapper && *wrapper) { /* e.g. IH_DAEMON_WRAPPER="valgrind --error-exitcode=99" */
+            char *cmd = NULL;
+            if (asprintf(&cmd, "exec %s '%s'%s%s%s", wrapper, IH_DAEMON_PATH, d->config ? " --config '" : "",
+                         d->config ? d->config : "", d->config ? "'" : "") > 0)
+                execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+            _exit(127);
+        }
+        if (d->config)
+            execl(IH_DAEMON_PATH, "issuerhookd", "--config", d->config, (char *)NULL);
+        execl(IH_DAEMON_PATH, "issuerhookd", (char *)NULL);
+        _exit(127);
+    }
+    d->pid = pid;
+}
+
+/* Waits until the spawned daemon answers /health; false (and it is gone) when it exits
+ * or does not answer in time. */
+static bool ready(struct daemon *d)
+{
+    const char *wrapper = getenv("IH_DAEMON_WRAPPER");
+    for (int i = 0; d->pid > 0 && i < (wrapper ? 1500 : 250); i++) { /* up to 5 s (30 s wrapped) */
+        struct http_resp r;
+        /* our daemon, not another test's that took the port first: its own log says it
+         * listens there */
+        if (log_says_listening(d) && http_get(d, "/health", NULL, &r)) {
+            long st = r.status;
+            http_resp_free(&r);
+            if (st == 200 || st == 503)
+                return true;
+        }
+        int status;
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            d->pid = 0;
+            return false; /* exited: maybe the port was taken */
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (d->pid > 0) {
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, NULL, 0);
+        d->pid = 0;
+    }
+    return false;
+}
+
 bool daemon_start(struct daemon *d)
 {
     if (!daemon_prepare(d))
         return false;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        d->port = free_port();
-        char listen[64], dbenv[400], pwenv[400], keyenv[400], k1[200], k2[200], h1[65], h2[65];
-        snprintf(listen, sizeof(listen), "ISSUERHOOK_LISTEN=127.0.0.1:%d", d->port);
-        snprintf(dbenv, sizeof(dbenv), "ISSUERHOOK_DB=%s", d->db);
-        snprintf(pwenv, sizeof(pwenv), "ISSUERHOOK_DB_PASSWORD_FILE=%s", d->db_password_file);
-        snprintf(keyenv, sizeof(keyenv), "ISSUERHOOK_PAN_KEY_FILE=%s", d->pan_key);
-        sha256_hex(KEY_FULL, h1);
-        sha256_hex(KEY_READ, h2);
-        snprintf(k1, sizeof(k1), "ISSUERHOOK_API_KEY_FULL=sha256:%s amiko:events", h1);
-        snprintf(k2, sizeof(k2), "ISSUERHOOK_API_KEY_READER=sha256:%s ledger:read", h2);
-        const char *wrapper = getenv("IH_DAEMON_WRAPPER");
-        pid_t pid = fork();
-        if (pid == 0) {
-            /* a test that fails an assertion leaves without stopping its daemon: the
-             * daemon dies with it, and holds none of the test's output pipes */
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-            if (fd >= 0) {
-                dup2(fd, 1);
-                dup2(fd, 2);
-                close(fd);
-            }
-            if (chdir(d->dir) != 0)
-                _exit(126);
-            clearenv();
-            putenv(listen);
-            putenv(dbenv);
-            if (d->db_password_file[0])
-                putenv(pwenv);
-            putenv(k1);
-            putenv(k2);
-            putenv("ISSUERHOOK_SHUTDOWN_GRACE=5");
-            putenv("ISSUERHOOK_RATE_LIMIT=0"); /* load tests; test_cards.c sets its own */
-            putenv("ISSUERHOOK_AUTH_FAILURE_RATE=0"); /* tests of refusals; test_edge.c sets its own */
-            /* SQLite: a generated key beside the database (test_pan_keys.c tests the real
-             * ones); PostgreSQL: the store's key file, the same for all its nodes */
-            putenv(d->pan_key[0] ? keyenv : "ISSUERHOOK_PAN_KEY_DEVELOPMENT=true");
-            for (size_t i = 0; d->extra_env[i]; i++)
-                putenv((char *)d->extra_env[i]);
-            if (wrapper && *wrapper) { /* e.g. IH_DAEMON_WRAPPER="valgrind --error-exitcode=99" */
-                char *cmd = NULL;
-                if (asprintf(&cmd, "exec %s '%s'%s%s%s", wrapper, IH_DAEMON_PATH, d->config ? " --config '" : "",
-                             d->config ? d->config : "", d->config ? "'" : "") > 0)
-                    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-                _exit(127);
-            }
-            if (d->config)
-                execl(IH_DAEMON_PATH, "issuerhookd", "--config", d->config, (char *)NULL);
-            execl(IH_DAEMON_PATH, "issuerhookd", (char *)NULL);
-            _exit(127);
-        }
-        d->pid = pid;
-        for (int i = 0; i < (wrapper ? 1500 : 250); i++) { /* up to 5 s (30 s wrapped) */
-            struct http_resp r;
-            /* our daemon, not another test's that took the port first: its own log
-             * says it listens there */
-            if (log_says_listening(d) && http_get(d, "/health", NULL, &r)) {
-                long st = r.status;
-                http_resp_free(&r);
-                if (st == 200 || st == 503)
-                    return true;
-            }
-            int status;
-            if (waitpid(pid, &status, WNOHANG) == pid) {
-                d->pid = 0;
-                break; /* exited: maybe the port was taken; try another */
-            }
-            struct timespec ts = {0, 20 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-        if (d->pid) {
-            kill(d->pid, SIGKILL);
-            waitpid(d->pid, NULL, 0);
-            d->pid = 0;
-        }
+    for (int attempt = 0; attempt < 5; attempt++) { /* another port if one was taken */
+        spawn(d);
+        if (ready(d))
+            return true;
     }
     return false;
+}
+
+bool daemons_start(struct daemon *const *ds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!daemon_prepare(ds[i]))
+            return false;
+    for (size_t i = 0; i < n; i++)
+        spawn(ds[i]);
+    bool ok = true;
+    for (size_t i = 0; i < n; i++)
+        ok = ready(ds[i]) && ok;
+    return ok;
 }
 
 int daemon_stop(struct daemon *d, int sig)

@@ -62,6 +62,10 @@ struct daemon {
 /* Creates the folder and the store (once, see daemon_prepare) and starts the daemon;
  * waits until /health answers. */
 bool daemon_start(struct daemon *d);
+/* Several daemons started at the same moment (their start-ups race: migrations on one
+ * empty store), each on its first port; false when one did not start. Call from the
+ * test's main thread (a daemon dies with the thread that started it). */
+bool daemons_start(struct daemon *const *ds, size_t n);
 /* The folder and an empty store, without a daemon (daemon_start calls it when d->dir is
  * empty): for tests that run the binary themselves (daemon_run) on d's store. */
 bool daemon_prepare(struct daemon *d);
@@ -132,8 +136,21 @@ long long db_feed_last_seq(const struct daemon *d);
 size_t store_migrations(int *latest);
 /* The name of the store's check in /health ("sqlite:responseTime", ...). */
 const char *store_health_check(void);
-/* What the store's error says when a write waited for a lock past the busy timeout. */
-const char *store_busy_words(void);
+/* Whether /health has a disk:free check: the free space of the store's file system,
+ * which only a store in a local file has (SQLite). */
+bool store_has_disk_check(void);
+/* What a write that waits for a lock past the busy timeout does besides its 503. SQLite
+ * has one write lock, the whole store's: the store is failing until it is free (/health
+ * 503 with the error's words, said once in the log, and once when it is writable again).
+ * PostgreSQL's locks are rows' and tables': that write fails alone (said in the log),
+ * /health stays 200, nothing is failing. */
+struct store_busy {
+    long health;           /* /health's status while the lock is held */
+    const char *words;     /* what /health's store check says then (NULL: it passes) */
+    const char *log_words; /* the log line of the refusal */
+    const char *recovered; /* the log line when writes work again (NULL: none is due) */
+};
+const struct store_busy *store_busy(void);
 /* A session of the test's own on d's store, kept open (for a transaction held while the
  * daemon works). db_session_exec runs one or more statements; false on error (said). */
 struct db_session *db_session_open(const struct daemon *d);

@@ -15,12 +15,13 @@
 
 /* SQLite's functions the tests' SQL uses, for the harness's PostgreSQL sessions only (a
  * schema of their own, on their search_path; the daemon never sees it). json_extract
- * answers text, as ->> does (compare numbers through CAST); instr is strpos; zeroblob(n)
- * is n zero bytes. */
+ * answers text, as ->> does (compare numbers through CAST; true and false are 1 and 0,
+ * as SQLite gives them); instr is strpos; zeroblob(n) is n zero bytes. */
 static const char COMPAT_SQL[] =
     "CREATE SCHEMA ih_test_compat;"
     "CREATE FUNCTION ih_test_compat.json_extract(doc text, path text) RETURNS text"
-    " LANGUAGE sql IMMUTABLE AS $$ SELECT doc::json #>> string_to_array(substr(path, 3), '.') $$;"
+    " LANGUAGE sql IMMUTABLE AS $$ SELECT CASE json_typeof(v) WHEN 'boolean' THEN (v::text = 'true')::int::text"
+    " ELSE v #>> '{}' END FROM (SELECT doc::json #> string_to_array(substr(path, 3), '.') AS v) x $$;"
     "CREATE FUNCTION ih_test_compat.instr(hay text, needle text) RETURNS integer"
     " LANGUAGE sql IMMUTABLE AS $$ SELECT strpos(hay, needle) $$;"
     "CREATE FUNCTION ih_test_compat.zeroblob(n integer) RETURNS bytea"
@@ -268,9 +269,17 @@ const char *store_health_check(void)
     return test_backend() == TEST_POSTGRESQL ? "postgresql:responseTime" : "sqlite:responseTime";
 }
 
-const char *store_busy_words(void)
+bool store_has_disk_check(void)
 {
-    return test_backend() == TEST_POSTGRESQL ? "lock timeout" : "database is locked";
+    return test_backend() == TEST_SQLITE;
+}
+
+const struct store_busy *store_busy(void)
+{
+    static const struct store_busy sqlite = {503, "database is locked", "the store cannot take writes",
+                                             "the store takes writes again"};
+    static const struct store_busy pg = {200, NULL, "a write failed on its own", NULL};
+    return test_backend() == TEST_POSTGRESQL ? &pg : &sqlite;
 }
 
 struct db_session {

@@ -1,21 +1,8 @@
 #include "nodes.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-
-struct starter {
-    struct daemon *d;
-    bool ok;
-};
-
-static void *start_one(void *arg)
-{
-    struct starter *s = arg;
-    s->ok = daemon_start(s->d);
-    return NULL;
-}
 
 static void configure(struct nodes *ns, size_t i)
 {
@@ -47,23 +34,17 @@ bool nodes_start(struct nodes *ns, size_t n, const char *const *extra)
         return false;
     for (size_t i = 1; i < n; i++)
         ns->d[i].same_store = &ns->d[0];
-    struct starter st[NODES_MAX];
-    pthread_t t[NODES_MAX];
+    struct daemon *all[NODES_MAX];
     for (size_t i = 0; i < n; i++) {
         configure(ns, i);
-        st[i] = (struct starter){&ns->d[i], false};
-        if (pthread_create(&t[i], NULL, start_one, &st[i]) != 0)
-            return false;
+        all[i] = &ns->d[i];
     }
-    bool ok = true;
-    for (size_t i = 0; i < n; i++) {
-        pthread_join(t[i], NULL);
-        if (!st[i].ok) {
+    if (daemons_start(all, n))
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (ns->d[i].pid <= 0)
             fprintf(stderr, "nodes: node %zu did not start (log %s)\n", i, ns->d[i].log);
-            ok = false;
-        }
-    }
-    return ok;
+    return false;
 }
 
 bool nodes_restart(struct nodes *ns, size_t i)

@@ -134,10 +134,13 @@ static void fill(const char *path)
 }
 
 /* Another session holds the lock every write needs (SQLite's write lock; a lock on
- * PostgreSQL's records table) longer than the daemon waits. */
+ * PostgreSQL's records table) longer than the daemon waits: 503 with Retry-After, nothing
+ * stored, counted; once it is free the caller's retry is stored, once. What /health and
+ * the log say depends on whose the lock is (harness.h: store_busy). */
 static void test_locked_database_503_then_recovers(void **state)
 {
     (void)state;
+    const struct store_busy *busy = store_busy();
     struct daemon d = {.extra_env = {"ISSUERHOOK_BUSY_TIMEOUT_MS=200", "ISSUERHOOK_RETRY_AFTER=2", NULL}};
     assert_true(daemon_start(&d));
     char id[37], sql[160];
@@ -150,19 +153,20 @@ static void test_locked_database_503_then_recovers(void **state)
     assert_non_null(strstr(r.body, "\"error\""));
     http_resp_free(&r);
     assert_int_equal(post_event(&d, AMIKO, id, NULL), 503);
-    /* health says so, with the store's reason; the log said it once */
-    assert_int_equal(health_output(&d, store_busy_words()), 503);
-    assert_int_equal(log_count(&d, "the store cannot take writes"), 1);
+    assert_int_equal(health_output(&d, busy->words), busy->health);
+    assert_true(log_count(&d, busy->log_words) >= 1);
+    assert_true(log_count(&d, busy->log_words) <= 2); /* once (SQLite), or once per refused write */
     store_unlock(other);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM records WHERE idem_key='%s'", id);
     assert_int_equal(db_scalar(&d, sql), 0);
-    /* the store is back: the caller's retry is stored, once */
+    /* the lock is gone: the caller's retry is stored, once */
     assert_int_equal(post_event(&d, AMIKO, id, NULL), 200);
     assert_int_equal(post_event(&d, AMIKO, id, NULL), 200);
     assert_int_equal(db_scalar(&d, sql), 1);
     assert_true(metric_value(&d, "issuerhook_store_errors_total{kind=\"busy\"}") >= 2);
     assert_int_equal(health_output(&d, NULL), 200);
-    assert_int_equal(log_count(&d, "the store takes writes again"), 1);
+    assert_int_equal(log_count(&d, busy->recovered ? busy->recovered : "the store takes writes again"),
+                     busy->recovered ? 1 : 0);
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     daemon_cleanup(&d);
 }
