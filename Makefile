@@ -5,7 +5,7 @@ BUILD     ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_ARGS ?=
 # Debian packages the build and the tests need (pkg-config name -> package in deps.sh).
-.PHONY: all deps build run test bench clean sanitize
+.PHONY: all deps build run test bench bench-pg clean sanitize
 .PHONY: fuzz lint
 
 all: build
@@ -32,6 +32,10 @@ sanitize:
 
 bench: build
 	bash tests/bench/run.sh $(BUILD)
+
+# The same load on one node on SQLite, one on PostgreSQL and two on one PostgreSQL database.
+bench-pg: build
+	bash tests/bench/run.sh --postgresql $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

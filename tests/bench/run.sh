@@ -2,6 +2,7 @@
 # Load benchmark for issuerhookd (run by `make bench`; see tests/bench/README.md).
 #
 #   bash tests/bench/run.sh BUILD_DIR
+#   bash tests/bench/run.sh --postgresql BUILD_DIR   (pg.sh: SQLite, PostgreSQL, two nodes)
 #
 # 1. ceiling: a bare libmicrohttpd server (BUILD_DIR/tests/bench/ih_bench_ceiling) with the
 #    daemon's threading configuration, loaded with wrk + events.lua;
@@ -18,7 +19,11 @@
 # Everything listens on 127.0.0.1 only. Results: stdout and BUILD_DIR/bench-summary.txt.
 set -euo pipefail
 
-usage() { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+usage() { echo "usage: $0 [--postgresql] BUILD_DIR" >&2; exit 2; }
+if [ $# -eq 2 ] && [ "$1" = --postgresql ]; then
+  # the PostgreSQL mode: one node on SQLite, one on PostgreSQL, two on one PostgreSQL database
+  exec bash "$(dirname "${BASH_SOURCE[0]}")/pg.sh" "$2"
+fi
 [ $# -eq 1 ] || usage
 [ -d "$1" ] || { echo "bench: no build directory '$1' (run: make build)" >&2; exit 2; }
 

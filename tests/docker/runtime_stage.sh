@@ -2,11 +2,12 @@
 # The Docker image without a Docker engine: builds the final stage of docker/Dockerfile into a
 # folder with debootstrap and runs the daemon in it.
 #
-#   runtime_stage.sh BINARY DOCKERFILE WORKDIR
+#   runtime_stage.sh BINARY DOCKERFILE WORKDIR [IHPGTMP]
 #
 #   BINARY      the daemon the build made (CTest passes $<TARGET_FILE:issuerhookd>)
 #   DOCKERFILE  docker/Dockerfile; the build context is the folder above it, compose.yaml is beside it
 #   WORKDIR     where the cached root file systems and each run's folder live (CTest's build folder)
+#   IHPGTMP     tests/kit's ihpgtmp: with it, step 6 runs the postgresql profile's node
 #
 # Everything is read from the Dockerfile; no list here repeats it.
 #  1. Parse: the final stage (FROM debian:<suite>[-slim], RUN, one COPY --from=<build stage>, ENV,
@@ -31,6 +32,10 @@
 #     on the volume, passes the HEALTHCHECK command as written, answers /health "pass", stores an Amiko
 #     event, exits 0 on the STOPSIGNAL, and the HEALTHCHECK then fails. A second start on the same
 #     volume replays the event instead of storing it again.
+#  6. compose.yaml's profile postgresql (static: nodes of this image on its postgres service, the
+#     password and the PAN key from secrets) and one of its nodes run with the environment compose
+#     gives it, on a throwaway PostgreSQL standing in for the service: it starts, passes the
+#     HEALTHCHECK, stores the event in the database (nothing on the volume), exits 0.
 #
 # Needs root (debootstrap, chroot, mounts), debootstrap and the Debian mirror: without them it
 # FAILS. IH_SKIP_DOCKER_TEST=1 skips it (exit 77). IH_DEBIAN_MIRROR overrides the mirror,
@@ -50,7 +55,7 @@ if [ "${IH_SKIP_DOCKER_TEST:-0}" = 1 ]; then
   log "skipped: IH_SKIP_DOCKER_TEST=1"
   exit 77
 fi
-[ $# -eq 3 ] || die "usage: $0 BINARY DOCKERFILE WORKDIR"
+[ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: $0 BINARY DOCKERFILE WORKDIR [IHPGTMP]"
 [ "$(id -u)" -eq 0 ] ||
   die "must run as root (debootstrap, chroot, mounts): run ctest as root, or set IH_SKIP_DOCKER_TEST=1 to skip this test"
 for c in debootstrap chroot unshare mount umount mknod setpriv flock curl sqlite3 readelf ldd dpkg \
@@ -72,6 +77,7 @@ SELF=$(realpath "${BASH_SOURCE[0]}")
 BIN=$(realpath "$1")
 DOCKERFILE=$(realpath "$2")
 WORK=$(realpath -m "$3")
+PGTMP=${4:+$(realpath "$4")}
 [ -x "$BIN" ] || die "no daemon at $1"
 [ -f "$DOCKERFILE" ] || die "no Dockerfile at $2"
 CONTEXT=$(dirname "$(dirname "$DOCKERFILE")")
@@ -513,11 +519,12 @@ check_compose() {
   local svc="" line k v vol_ok=0 grace="" stop="" hc="" want ef secret_ok=0 secret_file=""
   [ -f "$COMPOSE" ] || die "no compose.yaml beside the Dockerfile ($COMPOSE)"
   mapfile -t flat < <(yaml_flat "$COMPOSE")
+  # the service of a plain `up`: it builds the Dockerfile and is in no profile
   for line in "${flat[@]}"; do
     [[ $line =~ ^services\.([^.]+)\.build\.dockerfile=(.*)$ ]] && [ "$(basename "${BASH_REMATCH[2]}")" = "$(basename "$DOCKERFILE")" ] &&
-      svc=${BASH_REMATCH[1]}
+      ! printf '%s\n' "${flat[@]}" | grep "^services\.${BASH_REMATCH[1]}\.profiles" >/dev/null && svc=${BASH_REMATCH[1]}
   done
-  [ -n "$svc" ] || die "compose.yaml: no service builds $(basename "$DOCKERFILE")"
+  [ -n "$svc" ] || die "compose.yaml: no service outside a profile builds $(basename "$DOCKERFILE")"
   local -A cenv=()
   for line in "${flat[@]}"; do
     [[ $line == "services.$svc."* ]] || [[ $line == volumes* ]] || [[ $line == secrets.* ]] || continue
@@ -534,7 +541,7 @@ check_compose() {
       "services.$svc.environment[]") cenv[${v%%=*}]=${v#*=} ;;
       "services.$svc.volumes[]")
         if [ "${v#*:}" = "$VOLUME" ] || [ "${v#*:}" = "$VOLUME:rw" ]; then
-          printf '%s\n' "${flat[@]}" | grep -qxF "volumes.${v%%:*}=" ||
+          printf '%s\n' "${flat[@]}" | grep -xF "volumes.${v%%:*}=" >/dev/null ||
             die "compose.yaml: volume ${v%%:*} is not declared under the top-level volumes:"
           vol_ok=1
         fi
@@ -572,6 +579,65 @@ check_compose() {
 }
 check_compose
 
+# The profile postgresql: a postgres service and nodes of this image on it. Each node: the
+# image's HEALTHCHECK, a stop_grace_period after its grace, a restart policy, ISSUERHOOK_DB a
+# postgresql:// URI on that service, its password from a secret (never in the URI), the pan.key
+# secret (the same file for every node), its own host port, started once the database is
+# healthy; the postgres service's password from a secret of its own. PG_NODE_ENV: one node's
+# environment (KEY=VALUE lines), run below against a throwaway PostgreSQL.
+PG_NODE_ENV="" PG_PASSWORD_SECRET=""
+check_compose_postgresql() {
+  local -a flat nodes=()
+  local line n v pgsvc="" db pwfile ports="" port hc stop grace
+  mapfile -t flat < <(yaml_flat "$COMPOSE")
+  # (whole reads, no early exit: a writer cut off by SIGPIPE fails the pipeline under pipefail)
+  flatv() { printf '%s\n' "${flat[@]}" | awk -v k="$1=" '!f && index($0, k) == 1 { print substr($0, length(k) + 1); f = 1 }'; }
+  has() { printf '%s\n' "${flat[@]}" | grep -xF "$1" >/dev/null; }
+  for line in "${flat[@]}"; do
+    [[ $line =~ ^services\.([^.]+)\.profiles\[\]=postgresql$ ]] || continue
+    n=${BASH_REMATCH[1]}
+    if [ "$(flatv "services.$n.build.dockerfile")" = docker/Dockerfile ]; then nodes+=("$n"); else pgsvc=$n; fi
+  done
+  [ "${#nodes[@]}" -ge 2 ] || die "compose.yaml: the profile postgresql has ${#nodes[@]} node(s) of the image, not two or more"
+  [ -n "$pgsvc" ] || die "compose.yaml: the profile postgresql has no database service"
+  v=$(flatv "services.$pgsvc.environment.POSTGRES_PASSWORD_FILE")
+  if ! { [[ $v == /run/secrets/* ]] && has "services.$pgsvc.secrets[]=${v#/run/secrets/}"; }; then
+    die "compose.yaml: $pgsvc takes its password from no secret (POSTGRES_PASSWORD_FILE=$v)"
+  fi
+  [ -n "$(flatv "services.$pgsvc.healthcheck.test")" ] || die "compose.yaml: $pgsvc has no healthcheck the nodes can wait for"
+  for n in "${nodes[@]}"; do
+    db=$(flatv "services.$n.environment.ISSUERHOOK_DB")
+    [[ $db == postgresql://*@"$pgsvc":* || $db == postgresql://*@"$pgsvc"/* ]] ||
+      die "compose.yaml: $n: ISSUERHOOK_DB=$db is not a postgresql:// URI on the service $pgsvc"
+    [[ $db != postgresql://*:*@* ]] || die "compose.yaml: $n: a password in ISSUERHOOK_DB (use ISSUERHOOK_DB_PASSWORD_FILE)"
+    pwfile=$(flatv "services.$n.environment.ISSUERHOOK_DB_PASSWORD_FILE")
+    if ! { [[ $pwfile == /run/secrets/* ]] && has "services.$n.secrets[]=${pwfile#/run/secrets/}"; }; then
+      die "compose.yaml: $n: ISSUERHOOK_DB_PASSWORD_FILE=$pwfile is not a secret it gets"
+    fi
+    [ -n "$(flatv "secrets.${pwfile#/run/secrets/}.file")" ] || die "compose.yaml: the secret ${pwfile#/run/secrets/} has no file:"
+    has "services.$n.secrets[]=pan.key" || die "compose.yaml: $n gets no pan.key secret (every node needs the same key)"
+    [ "$(flatv "services.$n.depends_on.$pgsvc.condition")" = service_healthy ] ||
+      die "compose.yaml: $n does not wait for $pgsvc to be healthy"
+    case $(flatv "services.$n.restart") in "" | no) die "compose.yaml: $n has no restart policy" ;; esac
+    hc=$(flatv "services.$n.healthcheck.test")
+    [ "$hc" = "$(flatv "services.$SVC.healthcheck.test")" ] || die "compose.yaml: $n's healthcheck is not the image's: $hc"
+    grace=$(flatv "services.$n.environment.ISSUERHOOK_SHUTDOWN_GRACE")
+    stop=$(dur_s "$(flatv "services.$n.stop_grace_period")") || die "compose.yaml: $n has no stop_grace_period"
+    [ $((${grace:-$IMAGE_GRACE} + 2)) -le "$stop" ] || die "compose.yaml: $n: stop_grace_period ${stop}s leaves no time after the grace"
+    port=$(flatv "services.$n.ports[]")
+    [[ " $ports " != *" ${port%:*} "* ]] || die "compose.yaml: $n publishes ${port%:*} like another node"
+    ports+=" ${port%:*}"
+    PG_PASSWORD_SECRET=${pwfile#/run/secrets/}
+  done
+  # one node's environment as compose gives it (environment wins over env_file)
+  PG_NODE_ENV=$(printf '%s\n' "${flat[@]}" | sed -n "s|^services\.${nodes[0]}\.environment\.||p")
+  log "compose.yaml: profile postgresql: $pgsvc and ${#nodes[@]} nodes (${nodes[*]}) on it, ports$ports"
+}
+SVC=$(yaml_flat "$COMPOSE" | sed -n 's|^services\.\([^.]*\)\.build\.dockerfile=.*|\1|p' | while read -r n; do
+  yaml_flat "$COMPOSE" | grep "^services\.$n\.profiles" >/dev/null || echo "$n"
+done | awk 'NR == 1')
+check_compose_postgresql
+
 # ---------------------------------------------------------------------------------------------
 # Per run: a lock (runs in one build folder take turns), a folder, cleanup whatever happens
 
@@ -584,7 +650,7 @@ for d in "$WORK"/run.*; do # folders of runs that were killed
 done
 RUN_DIR=$(mktemp -d "$WORK/run.XXXXXX")
 chmod 0755 "$RUN_DIR"
-DPID="" DLOG=$RUN_DIR/daemon.log
+DPID="" DLOG=$RUN_DIR/daemon.log PG_STATE=""
 cleanup() {
   local rc=$?
   trap - EXIT
@@ -592,6 +658,7 @@ cleanup() {
     kill -KILL "$DPID" 2>/dev/null || true
     wait "$DPID" 2>/dev/null || true
   fi
+  [ -z "$PG_STATE" ] || [ ! -f "$PG_STATE" ] || "$PGTMP" stop "$PG_STATE" >/dev/null 2>&1 || log "could not stop the PostgreSQL of $PG_STATE"
   umount_all
   [ -z "${USER_VIEW:-}" ] || rmdir "$USER_VIEW" 2>/dev/null || log "could not remove $USER_VIEW"
   if [ "$rc" -ne 0 ] && [ -s "$DLOG" ]; then
@@ -996,8 +1063,12 @@ pick_port() {
 }
 
 # The container's environment: Docker's PATH and HOME, the image's ENV, then ours (-e).
+NODE_ENV="" # more of the container's environment (compose's environment:), KEY=VALUE lines
 container_env() {
-  env_list | grep -v '^ISSUERHOOK_LISTEN='
+  local keys
+  keys=$(sed -n 's/=.*//p' <<<"$NODE_ENV" | paste -sd'|')
+  env_list | grep -v '^ISSUERHOOK_LISTEN=' | grep -Ev "^(${keys:-ISSUERHOOK_LISTEN})=" || true
+  [ -z "$NODE_ENV" ] || grep -v '^ISSUERHOOK_LISTEN=' <<<"$NODE_ENV" || true
   printf '%s\n' "ISSUERHOOK_LISTEN=127.0.0.1:$PORT" "$API_ENV"
 }
 
@@ -1135,4 +1206,43 @@ stop_daemon
 read -r rows dups < <(as_user_sql "SELECT count(*), sum(duplicates) FROM records WHERE idem_key = lower('$EVENT_ID');" | tr '|' ' ')
 [ "$rows $dups" = "1 1" ] || die "after the replay: $rows rows, $dups duplicates (want 1 and 1)"
 log "restart on the same volume: the event replays (1 row, 1 duplicate)"
+
+# ---------------------------------------------------------------------------------------------
+# 6. A node of the profile postgresql, with the environment compose gives it, on a throwaway
+# PostgreSQL standing in for the postgres service (the role and database its URI names, the
+# password in the secret it names: the USER's, mode 0400).
+
+if [ -z "$PGTMP" ]; then
+  log "no ihpgtmp given: the postgresql profile's node is not run"
+else
+  command -v psql >/dev/null 2>&1 || die "'psql' is missing (the postgresql package brings it)"
+  PG_STATE=$RUN_DIR/pg.state
+  # owned by this script (its parent: pid 1 of this namespace), removed by cleanup()
+  "$PGTMP" start "$PG_STATE" >"$RUN_DIR/pg.log" 2>&1 || die "no throwaway PostgreSQL: $(tail -n 5 "$RUN_DIR/pg.log")"
+  pg_dir=$(sed -n 's/^dir=//p' "$PG_STATE") pg_port=$(sed -n 's/^port=//p' "$PG_STATE")
+  db_uri=$(sed -n 's/^ISSUERHOOK_DB=//p' <<<"$PG_NODE_ENV")
+  [[ $db_uri =~ ^postgresql://([a-z_]+)@([a-z0-9_.-]+):([0-9]+)/([a-z_]+)(\?.*)?$ ]] ||
+    die "compose.yaml's node: cannot read ISSUERHOOK_DB=$db_uri (postgresql://USER@HOST:PORT/DB?...)"
+  pg_user=${BASH_REMATCH[1]} pg_db=${BASH_REMATCH[4]}
+  pg_pw=$(head -c 18 /dev/urandom | base64)
+  psql "host=$pg_dir/sock port=$pg_port user=ihtest dbname=postgres" -qAtX -v ON_ERROR_STOP=1 \
+    -c "CREATE ROLE $pg_user LOGIN PASSWORD '$pg_pw'" -c "CREATE DATABASE $pg_db OWNER $pg_user" >/dev/null ||
+    die "cannot create the role and database the node's URI names"
+  printf '%s\n' "$pg_pw" >"$RUN_DIR/secrets/$PG_PASSWORD_SECRET"
+  chown "$UID_:$GID_" "$RUN_DIR/secrets/$PG_PASSWORD_SECRET"
+  chmod 0400 "$RUN_DIR/secrets/$PG_PASSWORD_SECRET"
+  local_uri="postgresql://$pg_user@127.0.0.1:$pg_port/$pg_db${BASH_REMATCH[5]}"
+  NODE_ENV=$(awk -v u="$local_uri" '/^ISSUERHOOK_DB=/ { print "ISSUERHOOK_DB=" u; next } { print }' <<<"$PG_NODE_ENV")
+  touch "$RUN_DIR/pg.mark"
+  start_daemon
+  healthcheck || die "the postgresql node: the HEALTHCHECK fails: $(cat "$RUN_DIR/hc.out")"
+  code=$(post_event pg)
+  [ "$code" = 200 ] || die "the postgresql node: POST /events: $code $(cat "$RUN_DIR/post.out")"
+  stop_daemon
+  rows=$(PGPASSWORD=$pg_pw psql "host=127.0.0.1 port=$pg_port user=$pg_user dbname=$pg_db" -qAtX \
+    -c "SELECT count(*) FROM records WHERE idem_key = lower('$EVENT_ID')")
+  [ "$rows" = 1 ] || die "the postgresql node: the event is stored $rows times in the database, not once"
+  [ -z "$(find "$VOL" -newer "$RUN_DIR/pg.mark")" ] || die "the postgresql node wrote on the volume: $(find "$VOL" -newer "$RUN_DIR/pg.mark")"
+  log "the postgresql profile's node: starts with compose's environment, HEALTHCHECK passes, the event is in PostgreSQL, nothing on the volume"
+fi
 log "PASS"
