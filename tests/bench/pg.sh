@@ -14,8 +14,9 @@
 # (fewer rows than acknowledged events fails the run).
 #
 # Knobs: DURATION [10], WRK_THREADS [2], WRK_CONNECTIONS [64], WRK_TIMEOUT [10],
-# SERVER_THREADS [4] as for run.sh; BENCH_PERF=1 also records where the CPU goes during
-# pg-1 (perf record of the daemon and of the server, top symbols into
+# SERVER_THREADS [4] as for run.sh; BENCH_ROUNDS [1] rounds of the three targets,
+# interleaved, compared by their medians; BENCH_PERF=1 also records where the CPU goes
+# during pg-1 (perf record of the daemon and of the whole machine, the top entries into
 # BUILD_DIR/bench-pg-perf.txt). Results: stdout and BUILD_DIR/bench-pg-summary.txt.
 set -euo pipefail
 
@@ -40,7 +41,8 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10}
 SERVER_THREADS=${SERVER_THREADS:-4}
-for v in DURATION WRK_THREADS WRK_CONNECTIONS WRK_TIMEOUT SERVER_THREADS; do
+BENCH_ROUNDS=${BENCH_ROUNDS:-1}
+for v in DURATION WRK_THREADS WRK_CONNECTIONS WRK_TIMEOUT SERVER_THREADS BENCH_ROUNDS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 DAEMON=$BUILD/issuerhookd
@@ -62,7 +64,6 @@ PGPASSWORD=$(head -n 1 "$IH_PG_PASSWORD_FILE")
 export PGPASSWORD
 sql() { psql "$1" -qAtX -v ON_ERROR_STOP=1 -c "$2"; }
 conninfo_of() { echo "${IH_PG_CONNINFO% dbname=*} dbname=$1"; } # ihpgtmp puts dbname last
-for db in bench1 bench2; do sql "$IH_PG_CONNINFO" "CREATE DATABASE $db" >/dev/null; done
 PGDATA_DIR=$(sql "$IH_PG_CONNINFO" "SHOW data_directory")
 POSTMASTER=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
 log "PostgreSQL $(sql "$IH_PG_CONNINFO" "SHOW server_version"), postmaster $POSTMASTER, $PGDATA_DIR"
@@ -84,6 +85,16 @@ server_ticks() {
   for p in $kids; do total=$((total + $(cpu_ticks "$p"))); done
   echo "$total"
 }
+
+# children_ticks VAR: CPU of this shell's reaped children so far (wrk, once waited for), in
+# ticks, into VAR (`times` in this shell: a $(...) subshell has no children of its own).
+children_ticks() {
+  times >"$TMP/times"
+  printf -v "$1" '%s' "$(sed -n 2p "$TMP/times" | sed 's/m/ /g; s/s//g' |
+    awk -v hz="$HZ" '{printf "%.0f", ($1 * 60 + $2 + $3 * 60 + $4) * hz}')"
+}
+# idle_ticks: "IDLE TOTAL" of the whole machine so far (/proc/stat).
+idle_ticks() { awk '$1 == "cpu" {t = 0; for (i = 2; i <= 9; i++) t += $i; print $5 + $6, t}' /proc/stat; }
 
 # start_node NAME DB [PASSWORD_FILE]: a daemon on DB (a path or a conninfo); sets NODE_PID, NODE_PORT.
 start_node() {
@@ -137,6 +148,9 @@ run_target() {
   local t0=() s0 wpids=() perf_pids=()
   for p in "${pids[@]}"; do t0+=("$(cpu_ticks "$p")"); done
   s0=$(server_ticks)
+  local c0 i0 tot0 c1 i1 tot1
+  children_ticks c0
+  read -r i0 tot0 < <(idle_ticks)
   local threads=$((WRK_THREADS / n)) conns=$((WRK_CONNECTIONS / n))
   [ "$threads" -ge 1 ] || threads=1
   log "$name: $n node(s), wrk -t$threads -c$conns each, ${DURATION}s"
@@ -144,7 +158,7 @@ run_target() {
     wrk_on "${ports[$k]}" "$threads" "$conns" "$TMP/wrk-$name-$k.txt"
     wpids+=("$WRK_PID")
   done
-  if [ "${BENCH_PERF:-0}" = 1 ] && [ "$name" = pg-1 ]; then
+  if [ "${BENCH_PERF:-0}" = 1 ] && [ "$name" = pg-1 ] && [ ! -f "$TMP/perf-daemon.data" ]; then
     perf record -q -g -o "$TMP/perf-daemon.data" -p "${pids[0]}" -- sleep $((DURATION - 2)) >/dev/null 2>&1 &
     perf_pids+=($!)
     perf record -q -g -o "$TMP/perf-server.data" -a -- sleep $((DURATION - 2)) >/dev/null 2>&1 &
@@ -153,6 +167,8 @@ run_target() {
   local rc=0
   for w in "${wpids[@]}"; do wait "$w" || rc=$?; forget "$w"; done
   [ "$rc" -eq 0 ] || die "$name: wrk failed (status $rc)"
+  children_ticks c1
+  read -r i1 tot1 < <(idle_ticks)
   for p in "${perf_pids[@]}"; do wait "$p" || true; done
   local ticks=0 s1
   for ((k = 0; k < n; k++)); do
@@ -187,25 +203,42 @@ run_target() {
   fi
   rows=$((rows - 1)) # the probe
   [ "$rows" -ge "$ok" ] || die "$name: durability: $rows rows stored but $ok events acknowledged"
-  local us_req srv_req rtb mb
+  local us_req srv_req rtb mb wrk_req idle
+  wrk_req=$(awk -v t="$((c1 - c0))" -v hz="$HZ" -v r="$req" 'BEGIN {printf "%.0f", r ? t * 1e6 / hz / r : 0}')
+  idle=$(awk -v i="$((i1 - i0))" -v t="$((tot1 - tot0))" 'BEGIN {printf "%.0f", t ? 100 * i / t : 0}')
   us_req=$(awk -v t="$ticks" -v hz="$HZ" -v r="$req" 'BEGIN {printf "%.0f", r ? t * 1e6 / hz / r : 0}')
   srv_req=$(awk -v t="$((s1 - s0))" -v hz="$HZ" -v r="$req" 'BEGIN {printf "%.0f", r ? t * 1e6 / hz / r : 0}')
   [ "$dbkind" = pg ] || srv_req="-"
   rtb=$(awk -v a="$rt" -v b="$batches" 'BEGIN {printf "%.2f", b ? a / b : 0}')
   mb=$(awk -v a="$jobs" -v b="$batches" 'BEGIN {printf "%.1f", b ? a / b : 0}')
-  printf '%-8s %6s %10s %8s %8s %10s %10s %10s %8s %9s %9s\n' "$name" "$n" "$rps" "$p50" "$p99" "$us_req" \
-    "$srv_req" "$rtb" "$mb" "$ok" "$((rows - ok))" >>"$TMP/table.txt"
+  local label=$name
+  [ "$BENCH_ROUNDS" -eq 1 ] || label="$name/$round"
+  printf '%-8s %5s %9s %7s %7s %9s %9s %6s %6s %8s %6s %8s %5s\n' "$label" "$n" "$rps" "$p50" "$p99" "$us_req" \
+    "$srv_req" "$wrk_req" "$idle" "$rtb" "$mb" "$ok" "$((rows - ok))" >>"$TMP/table.txt"
   [ "$bad" -eq 0 ] || echo "warning: $name: $bad non-2xx answers" >>"$TMP/notes.txt"
-  RPS[$name]=$rps
+  RPS[$name]="${RPS[$name]:-} $rps"
 }
 
+# median VALUES...: the middle one (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
 declare -A RPS
-printf '%-8s %6s %10s %8s %8s %10s %10s %10s %8s %9s %9s\n' target nodes "req/s" "p50 ms" "p99 ms" \
-  "daemon µs" "server µs" "rtrips/b" "batch" "2xx" "extra" >"$TMP/table.txt"
+printf '%-8s %5s %9s %7s %7s %9s %9s %6s %6s %8s %6s %8s %5s\n' target nodes "req/s" "p50 ms" "p99 ms" \
+  "daemon µs" "server µs" "wrk µs" "idle %" "rtrips/b" "batch" "2xx" "extra" >"$TMP/table.txt"
 : >"$TMP/notes.txt"
-run_target sqlite sqlite "$TMP/sqlite/bench.db"
-run_target pg-1 pg "$(conninfo_of bench1)"
-run_target pg-2 pg "$(conninfo_of bench2)" "$(conninfo_of bench2)"
+# BENCH_ROUNDS rounds of the three, interleaved (a shared machine's noise falls on each
+# alike), each on fresh databases; the ratios compare the medians.
+for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+  for db in "bench1_$round" "bench2_$round"; do sql "$IH_PG_CONNINFO" "CREATE DATABASE $db" >/dev/null; done
+  run_target sqlite sqlite "$TMP/db-$round/bench.db"
+  run_target pg-1 pg "$(conninfo_of "bench1_$round")"
+  run_target pg-2 pg "$(conninfo_of "bench2_$round")" "$(conninfo_of "bench2_$round")"
+done
+declare -A MED
+for t in sqlite pg-1 pg-2; do
+  # shellcheck disable=SC2086 # the rounds' figures, one word each
+  MED[$t]=$(median ${RPS[$t]})
+done
 
 # perf_top DATA ARGS...: perf report's flat list (no call graphs), the top lines.
 perf_top() {
@@ -228,15 +261,16 @@ fi
 
 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] || rev="$rev+dirty"
-half=$(awk -v a="${RPS[pg-1]}" -v b="${RPS[sqlite]}" 'BEGIN {printf "%.0f", (b > 0) ? 100 * a / b : 0}')
-two=$(awk -v a="${RPS[pg-2]}" -v b="${RPS[pg-1]}" 'BEGIN {printf "%.0f", (b > 0) ? 100 * a / b : 0}')
+half=$(awk -v a="${MED[pg-1]}" -v b="${MED[sqlite]}" 'BEGIN {printf "%.0f", (b > 0) ? 100 * a / b : 0}')
+two=$(awk -v a="${MED[pg-2]}" -v b="${MED[pg-1]}" 'BEGIN {printf "%.0f", (b > 0) ? 100 * a / b : 0}')
 {
   echo "issuerhookd load benchmark, PostgreSQL mode  ($(date -u +%Y-%m-%dT%H:%M:%SZ), rev $rev, $(nproc) CPUs)"
   echo "load: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s in all (split over the nodes), POST /events, distinct eventIds; server thread pool $SERVER_THREADS; loopback; PostgreSQL $(sql "$IH_PG_CONNINFO" "SHOW server_version") on the same machine (fsync on, synchronous_commit $(sql "$IH_PG_CONNINFO" "SHOW synchronous_commit"))"
-  echo "daemon µs / server µs: CPU per request of the issuerhookd processes / of the PostgreSQL server; rtrips/b: round trips per batch; batch: mean jobs per batch; extra: rows beyond the 2xx answers (in flight when wrk stopped)"
+  echo "daemon µs / server µs / wrk µs: CPU per request of the issuerhookd processes / the PostgreSQL server / wrk; idle %: the machine's idle CPU during the load; rtrips/b: round trips per batch; batch: mean jobs per batch; extra: rows beyond the 2xx answers (in flight when wrk stopped)"
   echo
   cat "$TMP/table.txt"
   echo
+  echo "median req/s of $BENCH_ROUNDS round(s): sqlite ${MED[sqlite]}, pg-1 ${MED[pg-1]}, pg-2 ${MED[pg-2]}"
   echo "one node on PostgreSQL / on SQLite: $half % of the req/s (aim: at least 50 %)"
   echo "two nodes / one node on PostgreSQL: $two % of the req/s (aim: more than 100 %)"
   cat "$TMP/notes.txt"
