@@ -299,6 +299,25 @@ static void test_server_stopped_then_back(void **state)
     store_close(s);
 }
 
+/* The server restarted while the writer was idle: the dead session is noticed before the
+ * next batch is sent (its socket says so), so the first write after the restart goes
+ * through instead of failing with 503. */
+static void test_restart_while_idle(void **state)
+{
+    struct pgt *t = *state;
+    struct store *s = pst_open(t, false);
+    struct writer_options wo = {.batch_max = 64, .queue_max = 64};
+    struct writer *w = NULL;
+    assert_int_equal(writer_start(s, &wo, &w), IH_OK);
+    assert_int_equal(write_one(w, "idle-1"), IH_OK);
+    assert_int_equal(pgtmp_server_stop(&t->pg, "fast"), 0);
+    assert_int_equal(pgtmp_server_start(&t->pg), 0);
+    assert_int_equal(write_one(w, "idle-2"), IH_OK);
+    assert_true(store_writable(s, NULL, 0));
+    writer_free(w);
+    store_close(s);
+}
+
 /* A server that takes the TCP connection but never answers: the attempt ends within its
  * deadline (2 s), the caller is not held for libpq's connect_timeout per address. */
 static void test_silent_server_bounded(void **state)
@@ -341,6 +360,7 @@ int main(void)
     };
     const struct CMUnitTest private_cluster[] = {
         cmocka_unit_test(test_server_stopped_then_back),
+        cmocka_unit_test(test_restart_while_idle),
     };
     int failed = cmocka_run_group_tests_name("shared cluster", shared, pgt_setup, pgt_teardown);
     return failed + cmocka_run_group_tests_name("private cluster", private_cluster, pgt_setup_private, pgt_teardown);
