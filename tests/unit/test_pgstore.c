@@ -91,6 +91,35 @@ static void test_nodes_starting_at_once(void **state)
     PQfinish(db);
 }
 
+/* Records whose transaction ids are ahead of the server's (a pg_dump restored into another
+ * cluster): new rows would sort before them in the feed, so the store refuses to open,
+ * saying why and what to do. */
+static void test_transaction_ids_behind_refused(void **state)
+{
+    struct pgt *t = *state;
+    char conninfo[512], raw[512], err[640] = "";
+    assert_int_equal(pgtmp_createdb(&t->pg, "ih_txid", conninfo, sizeof(conninfo)), 0);
+    struct store_options o = {.busy_timeout_ms = 2000, .password_file = t->pg.password_file};
+    struct store *s = NULL;
+    assert_int_equal(store_open(conninfo, &o, &s, err, sizeof(err)), IH_OK);
+    store_close(s);
+    pgtmp_conninfo(&t->pg, "ih_txid", true, raw, sizeof(raw));
+    PGconn *db = PQconnectdb(raw);
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    pgt_do(db, "INSERT INTO records (txid, source, idem_key, payload_sha256, type, tracing_id, received_at, payload,"
+               " response_status, response_body) VALUES ((pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+               " + 1000000)::text::xid8, 'amiko.event', 'restored', '\\x00', 't', 'tr', 0, '{}', 200, '{}')");
+    s = NULL;
+    assert_int_equal(store_open(conninfo, &o, &s, err, sizeof(err)), IH_EINVAL);
+    assert_null(s);
+    assert_non_null(strstr(err, "next transaction id"));
+    assert_non_null(strstr(err, "pg_resetwal"));
+    pgt_do(db, "DELETE FROM records WHERE idem_key = 'restored'");
+    assert_int_equal(store_open(conninfo, &o, &s, err, sizeof(err)), IH_OK);
+    store_close(s);
+    PQfinish(db);
+}
+
 /* A database that refuses writes (default_transaction_read_only, as a standby would): the
  * store opens, says why writes fail, counts it as readonly; writes answer 503; once the
  * database takes writes again, the writer's test write notices by itself. */
@@ -352,6 +381,7 @@ int main(void)
     const struct CMUnitTest shared[] = {
         cmocka_unit_test(test_what_it_says_of_itself),
         cmocka_unit_test(test_nodes_starting_at_once),
+        cmocka_unit_test(test_transaction_ids_behind_refused),
         cmocka_unit_test(test_read_only_database),
         cmocka_unit_test(test_synchronous_commit_off_warned),
         cmocka_unit_test(test_pan_key_fingerprints),
