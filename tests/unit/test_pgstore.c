@@ -68,8 +68,9 @@ static void *open_one(void *arg)
 static void test_nodes_starting_at_once(void **state)
 {
     struct pgt *t = *state;
-    char conninfo[512];
-    assert_int_equal(pgtmp_createdb(&t->pg, "ih_race", conninfo, sizeof(conninfo)), 0);
+    char conninfo[512], name[96];
+    snprintf(name, sizeof(name), "%s_race", t->pg.dbname);
+    assert_int_equal(pgtmp_createdb(&t->pg, name, conninfo, sizeof(conninfo)), 0);
     struct opener o[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
@@ -82,7 +83,7 @@ static void test_nodes_starting_at_once(void **state)
         assert_int_equal(o[i].version, migrations_postgresql[migrations_postgresql_count - 1].version);
     }
     char raw[512];
-    pgtmp_conninfo(&t->pg, "ih_race", true, raw, sizeof(raw));
+    pgtmp_conninfo(&t->pg, name, true, raw, sizeof(raw));
     PGconn *db = PQconnectdb(raw);
     assert_int_equal(PQstatus(db), CONNECTION_OK);
     assert_int_equal(pgt_num(db, "SELECT count(*) FROM schema_migrations"), (long long)migrations_postgresql_count);
@@ -97,13 +98,14 @@ static void test_nodes_starting_at_once(void **state)
 static void test_transaction_ids_behind_refused(void **state)
 {
     struct pgt *t = *state;
-    char conninfo[512], raw[512], err[640] = "";
-    assert_int_equal(pgtmp_createdb(&t->pg, "ih_txid", conninfo, sizeof(conninfo)), 0);
+    char conninfo[512], raw[512], err[640] = "", name[96];
+    snprintf(name, sizeof(name), "%s_txid", t->pg.dbname);
+    assert_int_equal(pgtmp_createdb(&t->pg, name, conninfo, sizeof(conninfo)), 0);
     struct store_options o = {.busy_timeout_ms = 2000, .password_file = t->pg.password_file};
     struct store *s = NULL;
     assert_int_equal(store_open(conninfo, &o, &s, err, sizeof(err)), IH_OK);
     store_close(s);
-    pgtmp_conninfo(&t->pg, "ih_txid", true, raw, sizeof(raw));
+    pgtmp_conninfo(&t->pg, name, true, raw, sizeof(raw));
     PGconn *db = PQconnectdb(raw);
     assert_int_equal(PQstatus(db), CONNECTION_OK);
     pgt_do(db, "INSERT INTO records (txid, source, idem_key, payload_sha256, type, tracing_id, received_at, payload,"
