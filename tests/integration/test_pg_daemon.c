@@ -3,9 +3,9 @@
  * the test stops and starts: every route's happy path, replays and conflicts, the
  * callback delivered once; the password in no log line and not in /health; writes 503
  * with Retry-After while PostgreSQL is stopped, /health naming postgresql:responseTime,
- * then recovery without a restart; nothing acknowledged lost across a crash of the
- * server under load; `migrate` and `backup` on PostgreSQL; a node with another PAN key
- * refusing to start. The whole suite's run on both backends is the harness's; these
+ * then recovery without a restart, also for a daemon started while it was down; nothing
+ * acknowledged lost across a crash of the server under load; `migrate` and `backup` on
+ * PostgreSQL; a node with another PAN key refusing to start. The whole suite's run on both backends is the harness's; these
  * are the PostgreSQL store's own. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -351,6 +351,30 @@ static void test_stopped_then_back(void **state)
     daemon_cleanup(&d);
 }
 
+/* Started while PostgreSQL is down: the daemon serves (writes 503, /health 503), and once
+ * the server is up it connects, migrates, checks the PAN key against the database and
+ * takes writes, without a restart. */
+static void test_started_while_down(void **state)
+{
+    (void)state;
+    assert_int_equal(pgtmp_server_stop(&PG, "fast"), 0);
+    struct daemon d = {0};
+    start(&d, NULL);
+    assert_int_equal(post_event(&d, H, NULL, NULL), 503);
+    struct http_resp r;
+    assert_true(http_get(&d, "/health", NULL, &r));
+    assert_int_equal(r.status, 503);
+    http_resp_free(&r);
+    assert_int_equal(pgtmp_server_start(&PG), 0);
+    long st = 0;
+    for (double t0 = now_s(); st != 200 && now_s() - t0 < 20; usleep(200000))
+        st = post_event(&d, H, NULL, NULL);
+    assert_int_equal(st, 200);
+    assert_true(log_has(&d, "the PAN key matches the database"));
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+}
+
 /* ---- nothing acknowledged lost across a crash of the server under load ---- */
 
 #define CLIENTS 4
@@ -467,6 +491,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_route),
         cmocka_unit_test(test_stopped_then_back),
+        cmocka_unit_test(test_started_while_down),
         cmocka_unit_test(test_nothing_acknowledged_lost),
         cmocka_unit_test(test_commands_and_the_pan_key),
     };
