@@ -161,7 +161,8 @@ static struct config *reload(const char *file, char *const *env, const struct co
         return NULL;
     }
     if (strcmp(next->listen_host, cur->listen_host) || next->listen_port != cur->listen_port ||
-        strcmp(next->db_path, cur->db_path) || next->threads != cur->threads ||
+        strcmp(next->db_path, cur->db_path) || strcmp(next->db_password_file, cur->db_password_file) ||
+        next->threads != cur->threads ||
         strcmp(next->callback_url, cur->callback_url) || strcmp(next->pan_key_file, cur->pan_key_file) ||
         strcmp(next->pan_key_previous, cur->pan_key_previous) || next->pan_key_development != cur->pan_key_development ||
         next->rate_limit != cur->rate_limit || next->rate_burst != cur->rate_burst)

@@ -68,8 +68,9 @@ static void *open_one(void *arg)
 static void test_nodes_starting_at_once(void **state)
 {
     struct pgt *t = *state;
-    char conninfo[512];
-    assert_int_equal(pgtmp_createdb(&t->pg, "ih_race", conninfo, sizeof(conninfo)), 0);
+    char conninfo[512], name[96];
+    snprintf(name, sizeof(name), "%s_race", t->pg.dbname);
+    assert_int_equal(pgtmp_createdb(&t->pg, name, conninfo, sizeof(conninfo)), 0);
     struct opener o[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
@@ -82,12 +83,42 @@ static void test_nodes_starting_at_once(void **state)
         assert_int_equal(o[i].version, migrations_postgresql[migrations_postgresql_count - 1].version);
     }
     char raw[512];
-    pgtmp_conninfo(&t->pg, "ih_race", true, raw, sizeof(raw));
+    pgtmp_conninfo(&t->pg, name, true, raw, sizeof(raw));
     PGconn *db = PQconnectdb(raw);
     assert_int_equal(PQstatus(db), CONNECTION_OK);
     assert_int_equal(pgt_num(db, "SELECT count(*) FROM schema_migrations"), (long long)migrations_postgresql_count);
     assert_int_equal(pgt_num(db, "SELECT count(DISTINCT version) FROM schema_migrations"),
                      (long long)migrations_postgresql_count);
+    PQfinish(db);
+}
+
+/* Records whose transaction ids are ahead of the server's (a pg_dump restored into another
+ * cluster): new rows would sort before them in the feed, so the store refuses to open,
+ * saying why and what to do. */
+static void test_transaction_ids_behind_refused(void **state)
+{
+    struct pgt *t = *state;
+    char conninfo[512], raw[512], err[640] = "", name[96];
+    snprintf(name, sizeof(name), "%s_txid", t->pg.dbname);
+    assert_int_equal(pgtmp_createdb(&t->pg, name, conninfo, sizeof(conninfo)), 0);
+    struct store_options o = {.busy_timeout_ms = 2000, .password_file = t->pg.password_file};
+    struct store *s = NULL;
+    assert_int_equal(store_open(conninfo, &o, &s, err, sizeof(err)), IH_OK);
+    store_close(s);
+    pgtmp_conninfo(&t->pg, name, true, raw, sizeof(raw));
+    PGconn *db = PQconnectdb(raw);
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    pgt_do(db, "INSERT INTO records (txid, source, idem_key, payload_sha256, type, tracing_id, received_at, payload,"
+               " response_status, response_body) VALUES ((pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+               " + 1000000)::text::xid8, 'amiko.event', 'restored', '\\x00', 't', 'tr', 0, '{}', 200, '{}')");
+    s = NULL;
+    assert_int_equal(store_open(conninfo, &o, &s, err, sizeof(err)), IH_EINVAL);
+    assert_null(s);
+    assert_non_null(strstr(err, "next transaction id"));
+    assert_non_null(strstr(err, "pg_resetwal"));
+    pgt_do(db, "DELETE FROM records WHERE idem_key = 'restored'");
+    assert_int_equal(store_open(conninfo, &o, &s, err, sizeof(err)), IH_OK);
+    store_close(s);
     PQfinish(db);
 }
 
@@ -299,6 +330,25 @@ static void test_server_stopped_then_back(void **state)
     store_close(s);
 }
 
+/* The server restarted while the writer was idle: the dead session is noticed before the
+ * next batch is sent (its socket says so), so the first write after the restart goes
+ * through instead of failing with 503. */
+static void test_restart_while_idle(void **state)
+{
+    struct pgt *t = *state;
+    struct store *s = pst_open(t, false);
+    struct writer_options wo = {.batch_max = 64, .queue_max = 64};
+    struct writer *w = NULL;
+    assert_int_equal(writer_start(s, &wo, &w), IH_OK);
+    assert_int_equal(write_one(w, "idle-1"), IH_OK);
+    assert_int_equal(pgtmp_server_stop(&t->pg, "fast"), 0);
+    assert_int_equal(pgtmp_server_start(&t->pg), 0);
+    assert_int_equal(write_one(w, "idle-2"), IH_OK);
+    assert_true(store_writable(s, NULL, 0));
+    writer_free(w);
+    store_close(s);
+}
+
 /* A server that takes the TCP connection but never answers: the attempt ends within its
  * deadline (2 s), the caller is not held for libpq's connect_timeout per address. */
 static void test_silent_server_bounded(void **state)
@@ -333,6 +383,7 @@ int main(void)
     const struct CMUnitTest shared[] = {
         cmocka_unit_test(test_what_it_says_of_itself),
         cmocka_unit_test(test_nodes_starting_at_once),
+        cmocka_unit_test(test_transaction_ids_behind_refused),
         cmocka_unit_test(test_read_only_database),
         cmocka_unit_test(test_synchronous_commit_off_warned),
         cmocka_unit_test(test_pan_key_fingerprints),
@@ -341,6 +392,7 @@ int main(void)
     };
     const struct CMUnitTest private_cluster[] = {
         cmocka_unit_test(test_server_stopped_then_back),
+        cmocka_unit_test(test_restart_while_idle),
     };
     int failed = cmocka_run_group_tests_name("shared cluster", shared, pgt_setup, pgt_teardown);
     return failed + cmocka_run_group_tests_name("private cluster", private_cluster, pgt_setup_private, pgt_teardown);

@@ -33,6 +33,8 @@ struct pgconn {
     const struct pgstmt *prepared[PGCONN_STMT_MAX];
     size_t nprepared;
     bool down;          /* from a loss (or the start) to the next successful connect */
+    bool fatal_notice;  /* the server said FATAL while the session was idle: it is closing it */
+    char notice[256];   /* what it said */
     bool outage_logged; /* this outage has had its one log line */
     int64_t down_since_ms, next_try_ms;
     unsigned backoff_ms, attempts;
@@ -132,8 +134,14 @@ done:
 static void on_notice(void *arg, const PGresult *res)
 {
     struct pgconn *c = arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     char msg[256];
     pgconninfo_clean(PQresultErrorMessage(res), NULL, NULL, msg, sizeof(msg));
+    if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) {
+        /* an idle session's "terminating connection ...": libpq passes it on as a notice */
+        c->fatal_notice = true;
+        snprintf(c->notice, sizeof(c->notice), "%s", msg);
+    }
     log_msg(LOG_DEBUG, "database notice", "connection", c->name, "notice", msg, NULL);
 }
 
@@ -225,6 +233,7 @@ static ih_status connect_once(struct pgconn *c, char *err, size_t errlen)
     }
     c->pq = pq;
     c->nprepared = 0;
+    c->fatal_notice = false;
     return IH_OK;
 }
 
@@ -252,24 +261,31 @@ static void connected(struct pgconn *c, int64_t now)
 
 /* An idle session has nothing to read: when its socket is readable, the server said
  * something (a shutdown's FATAL message) or closed it. Found before a statement is sent,
- * the loss costs a reconnection, not a failed batch. No system call but one poll(2). */
-static bool idle_broken(PGconn *pq)
+ * the loss costs a reconnection, not a failed batch. Usually one poll(2) and nothing else:
+ * the reads happen only when the server did send something. */
+static bool idle_broken(struct pgconn *c)
 {
-    struct pollfd p = {.fd = PQsocket(pq), .events = POLLIN};
-    if (p.fd < 0)
-        return true;
-    if (poll(&p, 1, 0) <= 0)
-        return false;
-    return !PQconsumeInput(pq) || PQstatus(pq) != CONNECTION_OK;
+    PGconn *pq = c->pq;
+    for (int round = 0; round < 3 && !c->fatal_notice; round++) {
+        struct pollfd p = {.fd = PQsocket(pq), .events = POLLIN};
+        if (p.fd < 0)
+            return true;
+        if (poll(&p, 1, 0) <= 0)
+            return false;
+        if (!PQconsumeInput(pq) || PQstatus(pq) != CONNECTION_OK)
+            return true;
+        (void)PQisBusy(pq); /* parses what came: an error message reaches on_notice */
+    }
+    return c->fatal_notice;
 }
 
 ih_status pgconn_open(struct pgconn *c, char *err, size_t errlen)
 {
     int64_t now = now_ms();
-    if (c->pq && PQstatus(c->pq) == CONNECTION_OK && !idle_broken(c->pq))
+    if (c->pq && PQstatus(c->pq) == CONNECTION_OK && !idle_broken(c))
         return IH_OK;
     if (c->pq)
-        pgconn_lost(c, PQerrorMessage(c->pq));
+        pgconn_lost(c, c->fatal_notice ? c->notice : PQerrorMessage(c->pq));
     if (!c->down_since_ms)
         c->down_since_ms = now;
     c->attempts++;
@@ -286,10 +302,10 @@ ih_status pgconn_open(struct pgconn *c, char *err, size_t errlen)
 
 ih_status pgconn_ready(struct pgconn *c)
 {
-    if (c->pq && PQstatus(c->pq) == CONNECTION_OK && !idle_broken(c->pq))
+    if (c->pq && PQstatus(c->pq) == CONNECTION_OK && !idle_broken(c))
         return IH_OK;
     if (c->pq)
-        pgconn_lost(c, PQerrorMessage(c->pq));
+        pgconn_lost(c, c->fatal_notice ? c->notice : PQerrorMessage(c->pq));
     int64_t now = now_ms();
     if (now < c->next_try_ms)
         return IH_EIO;

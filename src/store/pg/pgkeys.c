@@ -61,23 +61,26 @@ static ih_status replace_on(struct pgconn *c, const struct keycheck_record *expe
     const char *const put_v[] = {next->key_id, next->fingerprint, now}, *const retire_v[] = {now};
     struct keycheck_record rec;
     bool found = false;
-    ih_status rc = pg_exec_sql(c, "BEGIN", 0, NULL, NULL, NULL, "recording the PAN key");
+    static const char DOING[] = "recording the PAN key";
+    ih_status rc = pg_exec_sql(c, "BEGIN", 0, NULL, NULL, NULL, DOING);
     if (rc == IH_OK)
-        rc = pg_exec_sql(c, "LOCK TABLE pan_keys IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, "recording the PAN key");
+        rc = pg_exec_sql(c, "LOCK TABLE pan_keys IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, DOING);
     if (rc == IH_OK)
         rc = read_current(c, &rec, &found);
-    bool still = rc == IH_OK && found == (expected != NULL) && (!found || strcmp(rec.fingerprint, expected->fingerprint) == 0);
+    bool still = rc == IH_OK && found == (expected != NULL) &&
+                 (!found || strcmp(rec.fingerprint, expected->fingerprint) == 0);
     if (still)
         rc = pg_exec_sql(c, "UPDATE pan_keys SET is_current = false, retired_at = $1::bigint WHERE is_current", 1,
-                         retire_v, NULL, NULL, "recording the PAN key");
+                         retire_v, NULL, NULL, DOING);
     if (still && rc == IH_OK)
         rc = pg_exec_sql(c,
-                         "INSERT INTO pan_keys (key_id, fingerprint, is_current, since) VALUES ($1, $2, true, $3::bigint)"
-                         " ON CONFLICT (key_id) DO UPDATE SET fingerprint = excluded.fingerprint, is_current = true,"
-                         " since = excluded.since, retired_at = NULL",
-                         3, put_v, NULL, NULL, "recording the PAN key");
+                         "INSERT INTO pan_keys (key_id, fingerprint, is_current, since)"
+                         " VALUES ($1, $2, true, $3::bigint) ON CONFLICT (key_id) DO UPDATE SET"
+                         " fingerprint = excluded.fingerprint, is_current = true, since = excluded.since,"
+                         " retired_at = NULL",
+                         3, put_v, NULL, NULL, DOING);
     if (rc == IH_OK)
-        rc = pg_exec_sql(c, "COMMIT", 0, NULL, NULL, NULL, "recording the PAN key");
+        rc = pg_exec_sql(c, "COMMIT", 0, NULL, NULL, NULL, DOING);
     if (rc != IH_OK && pgconn_pq(c)) {
         ih_status ignored = pg_exec_sql(c, "ROLLBACK", 0, NULL, NULL, NULL, NULL);
         (void)ignored;
@@ -114,7 +117,8 @@ static ih_status newest_token_key(void *arg, char out[TOKENIZE_KEY_ID_LEN + 1], 
 
 void pg_keys_store(struct pg_keys *k, struct keycheck_store *out)
 {
-    *out = (struct keycheck_store){.arg = k, .current = current, .replace = replace, .newest_token_key = newest_token_key};
+    *out = (struct keycheck_store){
+        .arg = k, .current = current, .replace = replace, .newest_token_key = newest_token_key};
 }
 
 void pg_keycheck_store(struct store *s, struct keycheck_store *out)

@@ -8,10 +8,17 @@
 #include "pginternal.h"
 #include "pgstmts.h"
 
+/* Column name of row `row` into out ("" for NULL). */
+static void copy_col(const PGresult *res, int row, const char *name, char *out, size_t cap)
+{
+    const char *v = pg_col(res, row, name);
+    snprintf(out, cap, "%s", v ? v : "");
+}
+
 static ih_status read_view(const PGresult *res, int row, struct booking_view *v)
 {
     memset(v, 0, sizeof(*v));
-    snprintf(v->state.id, sizeof(v->state.id), "%s", pg_col(res, row, "id") ? pg_col(res, row, "id") : "");
+    copy_col(res, row, "id", v->state.id, sizeof(v->state.id));
     ih_status rc = booking_status_parse(pg_col(res, row, "status"), &v->state.status) ? IH_OK : IH_EIO;
     const char *s;
     if ((s = pg_col(res, row, "issuer_booking_id")))
@@ -21,7 +28,7 @@ static ih_status read_view(const PGresult *res, int row, struct booking_view *v)
     if ((s = pg_col(res, row, "failure_code")))
         v->state.failure_code = strdup(s);
     v->request = pg_col_dup(res, row, "request");
-    snprintf(v->tracing_id, sizeof(v->tracing_id), "%s", pg_col(res, row, "tracing_id") ? pg_col(res, row, "tracing_id") : "");
+    copy_col(res, row, "tracing_id", v->tracing_id, sizeof(v->tracing_id));
     v->seq = pg_col_i64(res, row, "seq", 0);
     v->created_at = pg_col_i64(res, row, "created_at", 0);
     v->updated_at = pg_col_i64(res, row, "updated_at", 0);
@@ -124,8 +131,8 @@ ih_status pg_outbox_claim(struct store *st, int64_t now_ms, unsigned lease_ms, c
         struct outbox_item *it = &out[*n];
         memset(it, 0, sizeof(*it));
         it->id = id;
-        snprintf(it->booking_id, sizeof(it->booking_id), "%s", pg_col(r, i, "amiko_booking_id") ? pg_col(r, i, "amiko_booking_id") : "");
-        snprintf(it->tracing_id, sizeof(it->tracing_id), "%s", pg_col(r, i, "tracing_id") ? pg_col(r, i, "tracing_id") : "");
+        copy_col(r, i, "amiko_booking_id", it->booking_id, sizeof(it->booking_id));
+        copy_col(r, i, "tracing_id", it->tracing_id, sizeof(it->tracing_id));
         it->attempts = (long)pg_col_i64(r, i, "attempts", 0);
         if (!(it->body = pg_col_dup(r, i, "body")))
             rc = IH_ENOMEM;

@@ -47,7 +47,9 @@ static ih_status event_out(struct store_event *ev, const PGresult *res)
     if (rc != IH_OK || ev->outcome != EVENTS_INSERTED || !ev->has_serial)
         return rc;
     const char *note = pg_col(res, 0, "serial_note");
-    ev->serial_note = is(note, "stale") ? EVENTS_SERIAL_STALE : is(note, "gap") ? EVENTS_SERIAL_GAP : EVENTS_SERIAL_NONE;
+    ev->serial_note = is(note, "stale") ? EVENTS_SERIAL_STALE
+                      : is(note, "gap") ? EVENTS_SERIAL_GAP
+                                        : EVENTS_SERIAL_NONE;
     ev->serial_last = pg_col_i64(res, 0, "serial_last", -1);
     return IH_OK;
 }

@@ -32,7 +32,8 @@ const struct pgstmt pgstmts_feed = {
     "SELECT seq, txid, source, type, tracing_id, CASE WHEN row_number() OVER w <= $3::bigint AND"              \
     " sum(octet_length(payload)) OVER w - octet_length(payload) < $4::bigint THEN payload END AS payload,"     \
     " coalesce(occurred_at, received_at) AS at FROM records"
-#define SCAN_END(order) " WINDOW w AS (ORDER BY " order " ROWS UNBOUNDED PRECEDING) ORDER BY " order " LIMIT $3::bigint + 1"
+#define SCAN_END(order)                                                                                        \
+    " WINDOW w AS (ORDER BY " order " ROWS UNBOUNDED PRECEDING) ORDER BY " order " LIMIT $3::bigint + 1"
 
 const struct pgstmt pgstmts_feed_scan = {
     "ih_feed_scan", SCAN_ROWS() " WHERE (txid, seq) > ($1::xid8, $2::bigint)"
@@ -68,7 +69,8 @@ const struct pgstmt pgstmts_probe = {
     " LEFT JOIN outbox o ON o.id = (SELECT max(x.id) FROM outbox x WHERE x.amiko_booking_id = b.amiko_booking_id)"
 const struct pgstmt pgstmts_booking_get = {"ih_booking_get", VIEW " WHERE b.amiko_booking_id = $1"};
 const struct pgstmt pgstmts_booking_list = {
-    "ih_booking_list", VIEW " WHERE b.status = $1 AND b.record_seq > $2::bigint ORDER BY b.record_seq LIMIT $3::bigint"};
+    "ih_booking_list",
+    VIEW " WHERE b.status = $1 AND b.record_seq > $2::bigint ORDER BY b.record_seq LIMIT $3::bigint"};
 
 const struct pgstmt pgstmts_outbox_stats = {
     "ih_outbox_stats",

@@ -43,6 +43,37 @@ static ih_status check_writable(struct pgconn *c, struct store_error *e)
     return rc;
 }
 
+/* The feed orders rows by the id of the transaction that wrote them: every new row must
+ * get a larger one than every stored row. A database restored with pg_dump into another
+ * cluster keeps its rows' ids while the new cluster counts from its own, maybe lower:
+ * new rows would sort before the old ones and a ledger worker's watermark would pass
+ * them for ever. Refused at start (fatal), saying what to do. */
+static ih_status check_txids(struct pgconn *c, struct store_error *e)
+{
+    PGresult *r = NULL;
+    ih_status rc = pg_exec_sql(c,
+                               "SELECT (SELECT max(txid) FROM records)::text,"
+                               " pg_snapshot_xmax(pg_current_snapshot())::text,"
+                               " (SELECT max(txid) FROM records) >= pg_snapshot_xmax(pg_current_snapshot())",
+                               0, NULL, &r, e, "checking transaction ids");
+    bool behind = rc == IH_OK && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+    if (behind) {
+        char msg[sizeof(e->msg)];
+        snprintf(msg, sizeof(msg),
+                 "the stored records were written by transactions up to id %s, but this server's next "
+                 "transaction id is %s (a pg_dump restored into another cluster?): new records would sort "
+                 "before them in the feed and ledger workers would skip them. Move the cluster's transaction "
+                 "id counter past %s (pg_resetwal --epoch and --next-transaction-id, server stopped) before "
+                 "starting issuerhookd",
+                 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0));
+        pg_error(e, "55000", msg, "checking transaction ids"); /* object_not_in_prerequisite_state */
+        e->fatal = true;
+        rc = IH_EINVAL;
+    }
+    PQclear(r);
+    return rc;
+}
+
 /* The migrations, once per store: a newer schema, or one the server refuses to create,
  * cannot be helped by trying again (fatal). */
 static ih_status migrate(struct pgstore *s, struct pgconn *c, struct store_error *e)
@@ -54,8 +85,9 @@ static ih_status migrate(struct pgstore *s, struct pgconn *c, struct store_error
         return rc;
     rc = pgmigrate_apply(c, &from, &to, err, sizeof(err));
     if (rc == IH_OK) {
-        s->base.schema_version = to;
-        return IH_OK;
+        if ((rc = check_txids(c, e)) == IH_OK)
+            s->base.schema_version = to;
+        return rc;
     }
     bool lost = pgconn_pq(c) == NULL;
     pg_error(e, lost ? NULL : "XX000", err, "the migrations");
