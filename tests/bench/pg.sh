@@ -81,7 +81,8 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $1
 server_ticks() {
   local total kids p
   total=$(sed 's/^.*) //' "/proc/$POSTMASTER/stat" | awk '{print $12 + $13 + $14 + $15}')
-  kids=$(ps -o pid= --ppid "$POSTMASTER" || true)
+  kids=$(awk -v pp="$POSTMASTER" '{sub(/^.*\) /, ""); if ($2 == pp) print FILENAME}' /proc/[0-9]*/stat 2>/dev/null |
+    cut -d/ -f3 || true)
   for p in $kids; do total=$((total + $(cpu_ticks "$p"))); done
   echo "$total"
 }

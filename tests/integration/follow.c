@@ -17,6 +17,7 @@ struct follow {
     char header[128];
     char wm[FEED_TOKEN_MAX];
     pthread_t thread;
+    bool running; /* thread started and not joined */
     pthread_mutex_t lock;
     /* set by follow_stop */
     bool stopping;
@@ -173,6 +174,7 @@ struct follow *follow_start(struct daemon *const *nodes, size_t n, const char *r
         follow_free(f);
         return NULL;
     }
+    f->running = true;
     return f;
 }
 
@@ -185,7 +187,7 @@ void follow_stop(struct follow *f, const char *const *want, size_t nwant, unsign
     f->stopping = true;
     pthread_mutex_unlock(&f->lock);
     pthread_join(f->thread, NULL);
-    f->thread = 0;
+    f->running = false;
 }
 
 const struct follow_item *follow_items(const struct follow *f, size_t *n)
@@ -218,7 +220,7 @@ void follow_free(struct follow *f)
 {
     if (!f)
         return;
-    if (f->thread)
+    if (f->running)
         follow_stop(f, NULL, 0, 0);
     pthread_mutex_destroy(&f->lock);
     free(f->seen_want);

@@ -54,7 +54,8 @@ bool harness_pg_compat(const struct daemon *d)
 }
 
 /* The first ncols columns of up to cap rows into out (row-major), as integers (NULL: -1);
- * the number of rows, or -1 on error or more than cap rows. */
+ * the number of rows, or -1 on error or more than cap rows. cap 0: the first row alone,
+ * whatever follows it (1 when there is one). */
 static long pg_rows(const struct daemon *d, const char *sql, long long *out, size_t ncols, size_t cap)
 {
     PGconn *c = pg_open(d, true);
@@ -62,8 +63,9 @@ static long pg_rows(const struct daemon *d, const char *sql, long long *out, siz
         return -1;
     PGresult *r = PQexec(c, sql);
     long n = -1;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && (size_t)PQnfields(r) >= ncols && (size_t)PQntuples(r) <= cap) {
-        n = PQntuples(r);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && (size_t)PQnfields(r) >= ncols &&
+        (cap == 0 || (size_t)PQntuples(r) <= cap)) {
+        n = cap == 0 && PQntuples(r) > 1 ? 1 : PQntuples(r);
         for (long i = 0; i < n; i++)
             for (size_t k = 0; k < ncols; k++)
                 out[(size_t)i * ncols + k] =
@@ -86,11 +88,14 @@ static long sqlite_rows(const struct daemon *d, const char *sql, long long *out,
         sqlite3_busy_timeout(db, 5000);
         if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && (size_t)sqlite3_column_count(st) >= ncols) {
             int rc;
-            for (n = 0; (rc = sqlite3_step(st)) == SQLITE_ROW && (size_t)n < cap; n++)
+            size_t room = cap ? cap : 1;
+            for (n = 0; (rc = sqlite3_step(st)) == SQLITE_ROW && (size_t)n < room; n++)
                 for (size_t k = 0; k < ncols; k++)
                     out[(size_t)n * ncols + k] = sqlite3_column_type(st, (int)k) == SQLITE_NULL
                                                      ? -1
                                                      : sqlite3_column_int64(st, (int)k);
+            if (cap == 0 && (rc == SQLITE_ROW || rc == SQLITE_DONE))
+                rc = SQLITE_DONE; /* the first row is all that is asked for */
             if (rc != SQLITE_DONE)
                 n = -1; /* an error, or more rows than cap */
         }
@@ -110,10 +115,8 @@ static long db_rows(const struct daemon *d, const char *sql, long long *out, siz
 
 long long db_scalar(const struct daemon *d, const char *sql)
 {
-    long long v[64];
-    /* the first row of whatever comes: read up to 64 and take the first */
-    long n = db_rows(d, sql, v, 1, 64);
-    return n >= 1 ? v[0] : -1;
+    long long v = -1;
+    return db_rows(d, sql, &v, 1, 0) >= 1 ? v : -1;
 }
 
 long db_column(const struct daemon *d, const char *sql, long long *out, size_t cap)
