@@ -4,13 +4,15 @@
  * The store is one parameter of the whole test process, IH_TEST_BACKEND:
  *   sqlite (the default)  each daemon gets a file in its temporary folder;
  *   postgresql            each daemon gets a fresh database in the CTest run's throwaway
- *                         cluster ($IH_PGTMP, the fixture `pg`), or in a private one when
- *                         the binary runs by hand or the test asks for one (pg_private),
+ *                         cluster ($IH_PGTMP: the fixture pg_integration), or in a private
+ *                         one when the binary runs by hand or the test asks (pg_private),
  *                         with ISSUERHOOK_DB a postgresql:// URI and the password in
  *                         ISSUERHOOK_DB_PASSWORD_FILE (tests/kit/pgtmp.h).
  * Tests see the store only through this header: db_scalar & co. run their SQL on either
  * (see harness_db.c for the few SQLite functions PostgreSQL is given), and the rest of a
- * dialect difference is a helper here, never an `if` in a test. */
+ * difference between the stores is a helper here (feed positions, store_busy, the store's
+ * files), never an `if` in a test. A test that is one store's by nature is listed with
+ * IH_SQLITE_TEST / IH_PG_TEST, with why. */
 #ifndef IH_TEST_HARNESS_H
 #define IH_TEST_HARNESS_H
 
