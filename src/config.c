@@ -35,8 +35,13 @@ struct centry {
 static const struct centry table[] = {
     {"LISTEN", C_LISTEN, 0, 0, 0, 0, "127.0.0.1:8080", "address to listen on, `HOST:PORT`"},
     {"DB", C_STR, F(db_path), S(db_path), 1, 0, "/var/lib/issuerhook/issuerhook.db",
-     "SQLite database file; it and its folder are created when missing; a relative path is taken from the "
-     "working directory at start (the log says the absolute path)"},
+     "the store: an SQLite database file (it and its folder are created when missing; a relative path is taken "
+     "from the working directory at start, and the log says the absolute path), or a PostgreSQL database as a "
+     "libpq URI (`postgresql://user@host/db?sslmode=verify-full`) or conninfo (`host=... dbname=...`), which "
+     "several nodes may share; logs and `/health` show it without its password"},
+    {"DB_PASSWORD_FILE", C_STR, F(db_password_file), S(db_password_file), 0, 0, "",
+     "PostgreSQL: a file holding the database password alone on one line, read at each connection (a rotated "
+     "password is used at the next one); empty: libpq's own (`PGPASSFILE`, `~/.pgpass`), or none"},
     {"MAX_BODY", C_SIZE, F(max_body), 0, 1024, 64ull << 20, "2MiB",
      "largest request body accepted (bytes, or with KiB/MiB); larger answers 413"},
     {"AUTH_HEADER", C_STR, F(auth_header), S(auth_header), 1, 0, "X-API-Key", "header that carries an API key"},
@@ -59,20 +64,22 @@ static const struct centry table[] = {
      "`/metrics` needs no credential (`true`), any valid one (`false`), or none from a loopback address only "
      "(`loopback`)"},
     {"DISK_WARN", C_SIZE, F(disk_warn_bytes), 0, 0, UINT64_MAX, "1GiB",
-     "free space under the database below which health says `warn`"},
+     "free space under the database below which health says `warn` (SQLite; a PostgreSQL server watches its own)"},
     {"DISK_FAIL", C_SIZE, F(disk_fail_bytes), 0, 0, UINT64_MAX, "64MiB",
-     "free space under the database below which health says `fail`"},
+     "free space under the database below which health says `fail` (SQLite)"},
     {"SHUTDOWN_GRACE", C_UINT, F(shutdown_grace_s), 0, 0, 3600, "20",
      "seconds SIGTERM waits for in-flight requests before exiting"},
     {"DB_MAX_BYTES", C_SIZE, F(db_max_bytes), 0, 0, UINT64_MAX, "0",
-     "cap on the database size (0: none); writes past it answer 503"},
+     "cap on the database size (0: none); writes past it answer 503 (SQLite)"},
     {"AMIKO_CALLBACK_URL", C_STR, F(callback_url), S(callback_url), 0, 0, "",
      "Booking Status Callback URL template with `{amikoBookingId}`; empty: callbacks wait in the outbox"},
     {"AMIKO_CALLBACK_AUTH", C_STR, F(callback_auth), S(callback_auth), 0, 0, "",
      "one header line sent with every callback, e.g. `X-API-Key: ...` (a secret: never logged)"},
     {"CALLBACK_CA_FILE", C_STR, F(callback_ca_file), S(callback_ca_file), 0, 0, "",
      "CA bundle to verify the callback server's TLS certificate (empty: the system's)"},
-    {"CALLBACK_TIMEOUT_MS", C_UINT, F(callback_timeout_ms), 0, 100, 300000, "10000", "whole-attempt timeout"},
+    {"CALLBACK_TIMEOUT_MS", C_UINT, F(callback_timeout_ms), 0, 100, 300000, "10000",
+     "whole-attempt timeout; on a store shared by several nodes a callback being delivered is leased to its node "
+     "for twice this (at least this plus 5 s), after which another node may take it over"},
     {"CALLBACK_CONNECT_TIMEOUT_MS", C_UINT, F(callback_connect_timeout_ms), 0, 100, 60000, "3000",
      "connection timeout of an attempt"},
     {"CALLBACK_MAX_ATTEMPTS", C_UINT, F(callback_max_attempts), 0, 1, 1000, "12",

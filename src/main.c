@@ -79,7 +79,8 @@ static int load(const char *file, struct config **cfg)
 static int open_db(const struct config *cfg, bool serving, struct store **db)
 {
     char err[640];
-    struct store_options o = {.busy_timeout_ms = cfg->busy_timeout_ms, .max_bytes = cfg->db_max_bytes};
+    struct store_options o = {.busy_timeout_ms = cfg->busy_timeout_ms, .max_bytes = cfg->db_max_bytes,
+                              .password_file = cfg->db_password_file};
     if (store_open(cfg->db_path, &o, db, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot open the database", "reason", err, NULL);
         return 1;
@@ -160,7 +161,8 @@ static struct config *reload(const char *file, char *const *env, const struct co
         return NULL;
     }
     if (strcmp(next->listen_host, cur->listen_host) || next->listen_port != cur->listen_port ||
-        strcmp(next->db_path, cur->db_path) || next->threads != cur->threads ||
+        strcmp(next->db_path, cur->db_path) || strcmp(next->db_password_file, cur->db_password_file) ||
+        next->threads != cur->threads ||
         strcmp(next->callback_url, cur->callback_url) || strcmp(next->pan_key_file, cur->pan_key_file) ||
         strcmp(next->pan_key_previous, cur->pan_key_previous) || next->pan_key_development != cur->pan_key_development ||
         next->rate_limit != cur->rate_limit || next->rate_burst != cur->rate_burst)

@@ -1,7 +1,9 @@
-/* The Booking Status Callback dispatcher: one thread that delivers outbox rows to
- * Amiko with libcurl's multi interface (many transfers, no thread per request),
- * retries with exponential backoff and jitter, parks a row as dead after the last
- * attempt, and resumes pending rows after a restart. */
+/* The Booking Status Callback dispatcher: one thread that claims outbox rows
+ * (outbox_claim: on a store several nodes share, each row leased to one node at a
+ * time) and delivers them to Amiko with libcurl's multi interface (many transfers, no
+ * thread per request), retries with exponential backoff and jitter, parks a row as dead
+ * after the last attempt, and resumes pending rows after a restart (on a shared store,
+ * once the rows' leases have passed). */
 #ifndef ISSUERHOOK_CALLBACK_H
 #define ISSUERHOOK_CALLBACK_H
 

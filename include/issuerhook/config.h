@@ -21,7 +21,8 @@ enum public_access { PUBLIC_NONE = 0, PUBLIC_ALL = 1, PUBLIC_LOOPBACK = 2 };
 struct config {
     char listen_host[64];
     uint16_t listen_port;
-    char db_path[1024];
+    char db_path[1024];         /* a path (SQLite) or a PostgreSQL URI / conninfo: may hold a password */
+    char db_password_file[1024]; /* PostgreSQL: the file holding the password ("": none) */
     uint64_t max_body;
     char auth_header[64];
     enum log_level log_level;

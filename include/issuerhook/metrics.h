@@ -26,6 +26,7 @@ enum metric_counter {
     M_MALFORMED,           /* {reason} see framing.h */
     M_LOG_SUPPRESSED,      /* {kind} see lograte.h */
     M_CARD_NUMBERS_MASKED, /* {route} */
+    M_STORE_ROUND_TRIPS,   /* {backend} postgresql: network round trips of the writer's batches */
     M_COUNTER_COUNT
 };
 

@@ -1,4 +1,4 @@
-/* The callback outbox: rows written with a booking's state change, read by the
+/* The callback outbox: rows written with a booking's state change, claimed by the
  * dispatcher, marked delivered / retried / dead through the writer. */
 #ifndef ISSUERHOOK_OUTBOX_H
 #define ISSUERHOOK_OUTBOX_H
@@ -17,13 +17,20 @@ struct outbox_item {
 };
 void outbox_item_clear(struct outbox_item *it);
 
-/* Up to max pending items due at now_ms, oldest first, leaving out the ids in skip. */
-IH_MUST_CHECK ih_status outbox_due(struct store *s, int64_t now_ms, const int64_t *skip, size_t nskip,
-                                   struct outbox_item *out, size_t max, size_t *n);
+/* Claims up to max pending items due at now_ms for this node to deliver, oldest first,
+ * leaving out the ids in skip (this node's deliveries under way). A store shared by
+ * several nodes leases each for lease_ms (longer than an attempt takes) on its own clock:
+ * no other node claims it until it is marked (by this node only: a mark of a row whose
+ * lease passed to another node is ignored) or the lease passes (the node died); rows
+ * another node holds are skipped, not waited for. SQLite, one node: the skip list does
+ * it, and lease_ms is not needed. */
+IH_MUST_CHECK ih_status outbox_claim(struct store *s, int64_t now_ms, unsigned lease_ms, const int64_t *skip,
+                                     size_t nskip, struct outbox_item *out, size_t max, size_t *n);
 
 struct outbox_stats {
     long pending, dead, delivered;
-    int64_t next_due; /* earliest next_attempt_at of a pending item; -1 when none */
+    int64_t next_due; /* earliest time a pending item can be claimed (its next_attempt_at, or
+                       * when another node's lease on it ends); -1 when none */
 };
 IH_MUST_CHECK ih_status outbox_stats(struct store *s, struct outbox_stats *out);
 

@@ -28,6 +28,8 @@ struct store_options {
     uint64_t max_bytes; /* 0: no cap */
     bool read_only;     /* reads only (pan-lookup beside a running daemon): no write side, no
                          * lock, no migrations; a store that is not there is not created */
+    const char *password_file; /* PostgreSQL: the file holding the password, read at each
+                                * connection (NULL or "": none, or libpq's PGPASSFILE); copied */
 };
 
 /* Opens the store db names for this process: on SQLite creates the folder, takes the
@@ -43,9 +45,10 @@ IH_MUST_CHECK ih_status store_open(const char *db, const struct store_options *o
 /* NULL is fine. After writer_stop. */
 void store_close(struct store *s);
 
-/* The backend's name, for logs and /health ("sqlite"). Static. */
+/* The backend's name, for logs and /health ("sqlite", "postgresql"). Static. */
 const char *store_backend_name(const struct store *s);
-/* What the store is, for logs and /health: the database's path (never a password).
+/* What the store is, for logs and /health: the database's path, or a PostgreSQL conninfo
+ * without its password.
  * Valid until store_close. */
 const char *store_describe(const struct store *s);
 /* The file whose folder's free space /health watches; NULL when the store is not a local

@@ -39,7 +39,9 @@ struct pan_token {
  * outside the database's folder and give no access to group or others (but a systemd
  * credential, which systemd restricts to the service itself). previous: a
  * comma-separated list of earlier key files; a name without '/' is looked up in the
- * current key's folder. development: instead, pan.dev.key beside the database, created
+ * current key's folder. db_path: the database file (NULL: the store is not a file, e.g.
+ * PostgreSQL; then there is no folder to keep keys out of, and a development key is made
+ * in the working directory). development: instead, pan.dev.key beside the database, created
  * (32 random bytes, mode 0600) on first start, without those checks (refused together
  * with key_file). */
 struct tokenizer_options {

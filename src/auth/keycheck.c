@@ -9,6 +9,7 @@
 #include "issuerhook/crypto.h"
 #include "issuerhook/log.h"
 #include "issuerhook/pankeys.h"
+#include "issuerhook/store.h"
 #include "issuerhook/timefmt.h"
 
 #define RACES_MAX 3
@@ -109,8 +110,10 @@ ih_status keycheck_gate(void *arg, const struct keycheck_store *ks, char *why, s
 
 ih_status keycheck_load(const struct config *cfg, struct tokenizer **out, char *err, size_t errlen)
 {
+    /* a store that is not a file (PostgreSQL) has no folder a key could be beside or in */
+    const char *db_file = store_db_form(cfg->db_path) == STORE_DB_PATH ? cfg->db_path : NULL;
     struct tokenizer_options o = {.key_file = cfg->pan_key_file, .previous = cfg->pan_key_previous,
-                                  .db_path = cfg->db_path, .credentials_dir = getenv("CREDENTIALS_DIRECTORY"),
+                                  .db_path = db_file, .credentials_dir = getenv("CREDENTIALS_DIRECTORY"),
                                   .secrets_dir = "/run/secrets", .development = cfg->pan_key_development};
     return tokenizer_load(&o, out, err, errlen);
 }

@@ -60,7 +60,10 @@ ih_status keyfile_development(const char *key_file, const char *db_path, char *p
                               "(a development key is never used beside a real one)");
         return IH_EINVAL;
     }
-    keyfile_dirname(db_path, dir, sizeof(dir));
+    if (db_path)
+        keyfile_dirname(db_path, dir, sizeof(dir));
+    else
+        snprintf(dir, sizeof(dir), "."); /* no database file: the working directory */
     snprintf(path, cap, "%s/pan.dev.key", dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST) {
@@ -92,6 +95,8 @@ ih_status keyfile_development(const char *key_file, const char *db_path, char *p
 static ih_status check_place(const char *real, const char *path, const char *db_path, char *err, size_t errlen)
 {
     char dir[KEYFILE_PATH_MAX], db_dir[PATH_MAX], key_dir[KEYFILE_PATH_MAX];
+    if (!db_path)
+        return IH_OK; /* the store is not a file: no folder to keep the key out of */
     keyfile_dirname(db_path, dir, sizeof(dir));
     if (!realpath(dir, db_dir))
         return IH_OK; /* no folder yet: nothing can be in it */

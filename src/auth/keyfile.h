@@ -14,12 +14,14 @@
 IH_MUST_CHECK ih_status keyfile_locate(const char *key_file, const char *credentials_dir, const char *secrets_dir,
                                        char *path, size_t cap, char *err, size_t errlen);
 
-/* The development key pan.dev.key beside db_path, created (32 random bytes, mode 0600)
- * when missing; refused when key_file is set too. Logs loudly that it is in use. */
+/* The development key pan.dev.key beside db_path (NULL: the store is not a file; in the
+ * working directory), created (32 random bytes, mode 0600) when missing; refused when
+ * key_file is set too. Logs loudly that it is in use. */
 IH_MUST_CHECK ih_status keyfile_development(const char *key_file, const char *db_path, char *path, size_t cap,
                                             char *err, size_t errlen);
 
-/* What keyfile_read refuses: a file in the folder of db_path (or below it); with
+/* What keyfile_read refuses: a file in the folder of db_path (or below it; db_path NULL:
+ * no such folder); with
  * KEYFILE_ALL also one that gives group or others any access. A systemd credential gets
  * only KEYFILE_PLACE: systemd makes it readable by the service alone, by owner or by an
  * ACL, and an ACL shows as a group bit in the mode. */

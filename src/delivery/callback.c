@@ -17,6 +17,7 @@
 #define MAX_CONCURRENCY 64
 #define IDLE_POLL_MS 1000
 #define RESPONSE_MAX 4096
+#define LEASE_MARGIN_MIN_MS 5000
 
 /* One delivery under way, and after it, the writer job that records its outcome. */
 struct transfer {
@@ -165,7 +166,16 @@ static bool start_transfer(struct callback *cb, struct outbox_item *it, size_t s
     return true;
 }
 
-/* Picks up due rows while there is room. */
+/* How long a claimed row stays this node's on a shared store: the attempt's timeout, then
+ * as long again (at least 5 s) for its outcome to be committed through the writer. A node
+ * that dies holding it leaves it to another node after that. */
+static unsigned lease_ms(const struct callback_options *o)
+{
+    unsigned margin = o->timeout_ms > LEASE_MARGIN_MIN_MS ? o->timeout_ms : LEASE_MARGIN_MIN_MS;
+    return o->timeout_ms + margin;
+}
+
+/* Claims due rows while there is room. */
 static void fill(struct callback *cb)
 {
     struct outbox_item items[MAX_CONCURRENCY];
@@ -177,7 +187,7 @@ static void fill(struct callback *cb)
         if (cb->busy[i])
             skip[nskip++] = cb->busy[i];
     pthread_mutex_unlock(&cb->lock);
-    if (room == 0 || outbox_due(cb->store, wall_ms(), skip, nskip, items, room, &n) != IH_OK)
+    if (room == 0 || outbox_claim(cb->store, wall_ms(), lease_ms(&cb->opt), skip, nskip, items, room, &n) != IH_OK)
         return;
     for (size_t i = 0; i < n; i++) {
         size_t slot = 0;

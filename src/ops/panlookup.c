@@ -64,8 +64,9 @@ int panlookup_run(const struct config *cfg, FILE *in, FILE *out, FILE *errout)
         fprintf(errout, "issuerhookd pan-lookup: give the PAN on standard input\n");
         goto done;
     }
-    struct store_options o = {.busy_timeout_ms = cfg->busy_timeout_ms, .read_only = true};
-    if (stat(cfg->db_path, &st) != 0)
+    struct store_options o = {.busy_timeout_ms = cfg->busy_timeout_ms, .read_only = true,
+                              .password_file = cfg->db_password_file};
+    if (store_db_form(cfg->db_path) == STORE_DB_PATH && stat(cfg->db_path, &st) != 0)
         fprintf(errout, "issuerhookd pan-lookup: no database at %s: printing the tokens only\n", cfg->db_path);
     else if (store_open(cfg->db_path, &o, &db, err, sizeof(err)) != IH_OK)
         fprintf(errout, "issuerhookd pan-lookup: %s: printing the tokens only\n", err);

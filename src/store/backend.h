@@ -1,7 +1,7 @@
 /* Private to src/store/: what a backend implements, and the part of a store every
  * backend shares. store.c and the neutral files beside it (writer.c, state.c, bookings.c,
  * outbox.c, feed.c) call a backend only through struct store_backend; a backend's own
- * files (src/store/sqlite/, later src/store/pg/) fill one in and embed struct store
+ * files (src/store/sqlite/, src/store/pg/) fill one in and embed struct store
  * first in their own struct. See src/store/DESIGN.md. */
 #ifndef ISSUERHOOK_STORE_BACKEND_H
 #define ISSUERHOOK_STORE_BACKEND_H
@@ -53,7 +53,7 @@ enum batch_end {
 };
 
 struct store_backend {
-    const char *name; /* "sqlite" */
+    const char *name; /* "sqlite", "postgresql": the health check's name */
     void (*close)(struct store *s);
     const char *(*disk_path)(const struct store *s);
     ih_status (*ping)(struct store *s, double *ms);
@@ -87,8 +87,8 @@ struct store_backend {
     ih_status (*bookings_get)(struct store *s, const char *id, struct booking_view *out);
     ih_status (*bookings_list)(struct store *s, enum booking_status st, int64_t after, size_t max,
                                struct booking_view **out, size_t *n);
-    ih_status (*outbox_due)(struct store *s, int64_t now_ms, const int64_t *skip, size_t nskip,
-                            struct outbox_item *out, size_t max, size_t *n);
+    ih_status (*outbox_claim)(struct store *s, int64_t now_ms, unsigned lease_ms, const int64_t *skip, size_t nskip,
+                              struct outbox_item *out, size_t max, size_t *n);
     ih_status (*outbox_stats)(struct store *s, struct outbox_stats *out);
     bool (*feed_pos_valid)(const struct store *s, struct feed_pos p);
     ih_status (*feed_scan_commit_order)(struct store *s, struct feed_pos after, size_t scan_max, feed_row_fn fn,

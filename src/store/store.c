@@ -6,6 +6,7 @@
 
 #include "backend.h"
 #include "issuerhook/pankeys.h"
+#include "pg/pgstore.h"
 #include "sqlite/sqlite.h"
 
 /* "scheme://" at the start (RFC 3986: a letter, then letters, digits, "+", "-", "."). */
@@ -20,7 +21,7 @@ static size_t uri_scheme(const char *s)
 
 /* A libpq conninfo string starts with "keyword=" (blanks allowed around "="). A path
  * that looks like one can be written "./name=...". libpq itself refuses an unknown
- * keyword, naming it. */
+ * keyword, naming it (so "dbnme=ih" is refused, not taken for a file). */
 static bool conninfo(const char *s)
 {
     size_t word = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_");
@@ -50,10 +51,7 @@ ih_status store_open(const char *db, const struct store_options *opt, struct sto
     case STORE_DB_SQLITE_URI:
         return sqlite_open(db, opt, out, err, errlen);
     case STORE_DB_POSTGRESQL:
-        /* The PostgreSQL backend (src/store/pg/) plugs in here: its open, then nothing
-         * else in this file or above it changes. */
-        snprintf(err, errlen, "PostgreSQL support is not built in yet: ISSUERHOOK_DB must be a path to an SQLite file");
-        return IH_EINVAL;
+        return pgstore_open(db, opt, out, err, errlen);
     case STORE_DB_UNKNOWN:
     default:
         break;

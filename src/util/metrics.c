@@ -32,6 +32,7 @@ static const struct {
     [M_AUTH_FAILURES] = {"issuerhook_auth_failures_total", "Requests refused with 401 or 403.", "reason"},
     [M_RATE_LIMITED] = {"issuerhook_rate_limited_total", "Requests refused with 429: over the caller's rate.", "route"},
     [M_CARD_NUMBERS_MASKED] = {"issuerhook_card_numbers_masked_total", "Card numbers found in received strings and masked before storing.", "route"},
+    [M_STORE_ROUND_TRIPS] = {"issuerhook_store_round_trips_total", "Network round trips the writer's batches took to the database server (PostgreSQL: one per batch, two when a batch ran again one job per transaction).", "backend"},
     [M_CALLBACKS] = {"issuerhook_callback_attempts_total", "Booking status callback attempts to Amiko, by outcome.", "outcome"},
     [M_FEED_REFUSED] = {"issuerhook_feed_reads_refused_total", "Feed pages refused with 503 (busy: over ISSUERHOOK_FEED_READS; store: cannot be read) or cut off while sent (aborted).", "reason"},
     [M_CHECKPOINTS] = {"issuerhook_wal_checkpoints_total", "Background WAL checkpoints by mode (passive, truncate, catchup: the writer held back), and failed ones.", "mode"},

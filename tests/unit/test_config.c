@@ -587,6 +587,7 @@ static const char *const all_keys[] = {
     "JWT_MAX_LIFETIME",
     "HEADER_TIMEOUT", "BODY_TIMEOUT", "BODY_MIN_RATE", "PER_IP_CONNECTION_LIMIT", "CONNECTION_RESERVE",
     "AUTH_FAILURE_RATE", "AUTH_FAILURE_BURST", "TLS_CERT", "TLS_KEY", "TLS_CLIENT_CA", "TLS_PRIORITIES",
+    "DB_PASSWORD_FILE",
 };
 
 /* The callback URL must be an http(s) template with {amikoBookingId}; the auth one

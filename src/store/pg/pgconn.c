@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,8 @@
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
-#define CONNECT_TIMEOUT_S "5"
+#define CONNECT_TIMEOUT_S "5"    /* libpq's own bound per host; ours (connect_ms) is shorter */
+#define CONNECT_DEADLINE_MS 2000 /* a whole connection attempt at most, when the options say 0 */
 #define PG_VERSION_MIN 130000 /* pg_current_xact_id, xid8 */
 
 struct pgconn {
@@ -25,11 +27,14 @@ struct pgconn {
     char *display;
     char *password_file;
     char name[32];
-    unsigned busy_ms, io_ms;
+    unsigned busy_ms, io_ms, connect_ms;
     PGconn *pq;
+    char why[512]; /* why the last connection attempt failed, or the session was lost */
     const struct pgstmt *prepared[PGCONN_STMT_MAX];
     size_t nprepared;
     bool down;          /* from a loss (or the start) to the next successful connect */
+    bool fatal_notice;  /* the server said FATAL while the session was idle: it is closing it */
+    char notice[256];   /* what it said */
     bool outage_logged; /* this outage has had its one log line */
     int64_t down_since_ms, next_try_ms;
     unsigned backoff_ms, attempts;
@@ -81,6 +86,7 @@ ih_status pgconn_new(const struct pgconn_options *opt, struct pgconn **out, char
     /* longer than the statement timeout, so a slow statement is never taken for a loss */
     unsigned long long io = opt->io_timeout_ms ? opt->io_timeout_ms : 2ULL * opt->busy_timeout_ms + 10000;
     c->io_ms = io > UINT32_MAX ? UINT32_MAX : (unsigned)io;
+    c->connect_ms = opt->connect_timeout_ms ? opt->connect_timeout_ms : CONNECT_DEADLINE_MS;
     c->down = true;
     *out = c;
     return IH_OK;
@@ -128,8 +134,14 @@ done:
 static void on_notice(void *arg, const PGresult *res)
 {
     struct pgconn *c = arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     char msg[256];
     pgconninfo_clean(PQresultErrorMessage(res), NULL, NULL, msg, sizeof(msg));
+    if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) {
+        /* an idle session's "terminating connection ...": libpq passes it on as a notice */
+        c->fatal_notice = true;
+        snprintf(c->notice, sizeof(c->notice), "%s", msg);
+    }
     log_msg(LOG_DEBUG, "database notice", "connection", c->name, "notice", msg, NULL);
 }
 
@@ -157,6 +169,34 @@ static ih_status setup_session(struct pgconn *c, PGconn *pq, char *err, size_t e
     return rc;
 }
 
+/* PQconnectdbParams with a deadline: libpq's non-blocking connect (PQconnectStartParams,
+ * PQconnectPoll) driven by poll(2) until the session is up, fails, or deadline_ms pass
+ * (*late). So a server that does not answer holds the calling thread (the writer, an HTTP
+ * worker) for deadline_ms at most, not libpq's connect_timeout per host and address. Host
+ * name resolution inside libpq stays blocking: give hostaddr to avoid it. */
+static PGconn *connect_bounded(const char *const *kw, const char *const *val, unsigned deadline_ms, bool *late)
+{
+    *late = false;
+    PGconn *pq = PQconnectStartParams(kw, val, 1);
+    if (!pq || PQstatus(pq) == CONNECTION_BAD)
+        return pq;
+    int64_t end = now_ms() + deadline_ms;
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING; /* as libpq's manual says to begin */
+    while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        int64_t left = end - now_ms();
+        struct pollfd p = {.fd = PQsocket(pq), .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+        int r = left > 0 && p.fd >= 0 ? poll(&p, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            *late = PQstatus(pq) != CONNECTION_BAD;
+            break;
+        }
+        st = PQconnectPoll(pq);
+    }
+    return pq;
+}
+
 /* One connection attempt; on success c->pq is the new session. */
 static ih_status connect_once(struct pgconn *c, char *err, size_t errlen)
 {
@@ -172,10 +212,14 @@ static ih_status connect_once(struct pgconn *c, char *err, size_t errlen)
     const char *const kw[] = {"connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
                               "tcp_user_timeout", "fallback_application_name", "dbname", "password", NULL};
     const char *const val[] = {CONNECT_TIMEOUT_S, "30", "10", "3", io, app, c->conninfo, pw, NULL};
-    PGconn *pq = PQconnectdbParams(kw, val, 1);
+    bool late = false;
+    PGconn *pq = connect_bounded(kw, val, c->connect_ms, &late);
     if (!pq) {
         snprintf(err, errlen, "out of memory");
         rc = IH_ENOMEM;
+    } else if (late) {
+        snprintf(err, errlen, "no connection within %u ms", c->connect_ms);
+        rc = IH_EIO;
     } else if (PQstatus(pq) != CONNECTION_OK) {
         pgconninfo_clean(PQerrorMessage(pq), c->conninfo, pw, err, errlen);
         rc = IH_EIO;
@@ -189,6 +233,7 @@ static ih_status connect_once(struct pgconn *c, char *err, size_t errlen)
     }
     c->pq = pq;
     c->nprepared = 0;
+    c->fatal_notice = false;
     return IH_OK;
 }
 
@@ -214,11 +259,33 @@ static void connected(struct pgconn *c, int64_t now)
     c->down_since_ms = 0;
 }
 
+/* An idle session has nothing to read: when its socket is readable, the server said
+ * something (a shutdown's FATAL message) or closed it. Found before a statement is sent,
+ * the loss costs a reconnection, not a failed batch. Usually one poll(2) and nothing else:
+ * the reads happen only when the server did send something. */
+static bool idle_broken(struct pgconn *c)
+{
+    PGconn *pq = c->pq;
+    for (int round = 0; round < 3 && !c->fatal_notice; round++) {
+        struct pollfd p = {.fd = PQsocket(pq), .events = POLLIN};
+        if (p.fd < 0)
+            return true;
+        if (poll(&p, 1, 0) <= 0)
+            return false;
+        if (!PQconsumeInput(pq) || PQstatus(pq) != CONNECTION_OK)
+            return true;
+        (void)PQisBusy(pq); /* parses what came: an error message reaches on_notice */
+    }
+    return c->fatal_notice;
+}
+
 ih_status pgconn_open(struct pgconn *c, char *err, size_t errlen)
 {
     int64_t now = now_ms();
-    if (c->pq)
+    if (c->pq && PQstatus(c->pq) == CONNECTION_OK && !idle_broken(c))
         return IH_OK;
+    if (c->pq)
+        pgconn_lost(c, c->fatal_notice ? c->notice : PQerrorMessage(c->pq));
     if (!c->down_since_ms)
         c->down_since_ms = now;
     c->attempts++;
@@ -228,16 +295,17 @@ ih_status pgconn_open(struct pgconn *c, char *err, size_t errlen)
         return IH_OK;
     }
     c->outage_logged = true; /* the caller reports err */
+    snprintf(c->why, sizeof(c->why), "%s", err);
     schedule_retry(c, now);
     return rc;
 }
 
 ih_status pgconn_ready(struct pgconn *c)
 {
-    if (c->pq && PQstatus(c->pq) == CONNECTION_OK)
+    if (c->pq && PQstatus(c->pq) == CONNECTION_OK && !idle_broken(c))
         return IH_OK;
     if (c->pq)
-        pgconn_lost(c, PQerrorMessage(c->pq));
+        pgconn_lost(c, c->fatal_notice ? c->notice : PQerrorMessage(c->pq));
     int64_t now = now_ms();
     if (now < c->next_try_ms)
         return IH_EIO;
@@ -250,6 +318,7 @@ ih_status pgconn_ready(struct pgconn *c)
         return IH_OK;
     }
     schedule_retry(c, now);
+    snprintf(c->why, sizeof(c->why), "%s", err);
     if (!c->outage_logged) {
         log_msg(LOG_WARN, "cannot connect to the database; retrying with backoff", "connection", c->name,
                 "database", c->display, "reason", err, NULL);
@@ -262,6 +331,7 @@ void pgconn_lost(struct pgconn *c, const char *reason)
 {
     char why[512];
     pgconninfo_clean(reason && *reason ? reason : "connection lost", c->conninfo, NULL, why, sizeof(why));
+    snprintf(c->why, sizeof(c->why), "%s", why);
     if (c->pq)
         PQfinish(c->pq);
     c->pq = NULL;
@@ -279,6 +349,15 @@ void pgconn_lost(struct pgconn *c, const char *reason)
     }
 }
 
+void pgconn_reset(struct pgconn *c)
+{
+    if (c->pq)
+        PQfinish(c->pq);
+    c->pq = NULL;
+    c->nprepared = 0;
+    c->next_try_ms = now_ms();
+}
+
 PGconn *pgconn_pq(struct pgconn *c)
 {
     return c->pq;
@@ -292,6 +371,11 @@ bool pgconn_down(const struct pgconn *c)
 const char *pgconn_display(const struct pgconn *c)
 {
     return c->display;
+}
+
+const char *pgconn_why(const struct pgconn *c)
+{
+    return c->why[0] ? c->why : "not connected yet";
 }
 
 unsigned pgconn_io_timeout_ms(const struct pgconn *c)

@@ -51,4 +51,42 @@ extern const struct pgstmt pgstmts_outbox_claim;
 #define PGSTMTS_FEED_NPARAMS 3
 extern const struct pgstmt pgstmts_feed;
 
+/* ---- what the daemon reads (src/store/pg/pgreads.c, pgfeed.c, pgkeys.c) ---- */
+
+/* The feed's scans as the daemon runs them: pgstmts_feed's rows, at most limit + 1 (the
+ * last one only says there is more), each row's payload NULL past the first limit rows
+ * and once the rows before it hold budget bytes (the first row always has its own), so
+ * that a scan holds a bounded amount of text whatever the rows' sizes. Rows: seq, txid,
+ * source, type, tracing_id, payload, at (occurred, else received).
+ * Commit order: wm_txid, wm_seq, limit, budget. */
+#define PGSTMTS_FEED_SCAN_NPARAMS 4
+extern const struct pgstmt pgstmts_feed_scan;
+/* occurredAt order, from <= at < to, ascending or descending, after the cursor (at, seq)
+ * or from the start: from, to, limit, budget[, cur_at, cur_seq]. */
+#define PGSTMTS_FEED_TIME_NPARAMS 4
+#define PGSTMTS_FEED_TIME_CURSOR_NPARAMS 6
+extern const struct pgstmt pgstmts_feed_time_asc, pgstmts_feed_time_desc;
+extern const struct pgstmt pgstmts_feed_time_asc_after, pgstmts_feed_time_desc_after;
+
+/* Health: a real query. */
+extern const struct pgstmt pgstmts_ping;
+/* A committed test write (store_probe). */
+extern const struct pgstmt pgstmts_probe;
+
+/* A booking as GET /bookings/{id} shows it: id. Rows: status, issuer_booking_id,
+ * failure_reason, failure_code, id, request, tracing_id, seq, created_at, updated_at,
+ * cb_state (NULL: no callback), cb_attempts, cb_next_at, cb_delivered_at, cb_last_status,
+ * cb_last_error. */
+extern const struct pgstmt pgstmts_booking_get;
+/* The same, a page: status, after (record seq), limit. */
+extern const struct pgstmt pgstmts_booking_list;
+
+/* The outbox's counts: pending, dead, delivered, next_due (the earliest time a pending row
+ * can be claimed: its next attempt, or the end of its lease; NULL: none). */
+extern const struct pgstmt pgstmts_outbox_stats;
+
+/* The PAN keys: the current one (key_id, fingerprint, since); the key id of the newest
+ * card token (pan_key_id); a token's rows: key_id, token -> n, first_seq, last_seq. */
+extern const struct pgstmt pgstmts_pankey_current, pgstmts_pankey_newest, pgstmts_pankey_find;
+
 #endif

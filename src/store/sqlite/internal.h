@@ -104,8 +104,8 @@ IH_MUST_CHECK ih_status sqlite_outbox_mark_apply(struct writer_txn *t, struct ou
 IH_MUST_CHECK ih_status sqlite_bookings_get(struct store *s, const char *id, struct booking_view *out);
 IH_MUST_CHECK ih_status sqlite_bookings_list(struct store *s, enum booking_status st, int64_t after, size_t max,
                                              struct booking_view **out, size_t *n);
-IH_MUST_CHECK ih_status sqlite_outbox_due(struct store *s, int64_t now_ms, const int64_t *skip, size_t nskip,
-                                          struct outbox_item *out, size_t max, size_t *n);
+IH_MUST_CHECK ih_status sqlite_outbox_claim(struct store *s, int64_t now_ms, unsigned lease_ms, const int64_t *skip,
+                                            size_t nskip, struct outbox_item *out, size_t max, size_t *n);
 IH_MUST_CHECK ih_status sqlite_outbox_stats(struct store *s, struct outbox_stats *out);
 bool sqlite_feed_pos_valid(const struct store *s, struct feed_pos p);
 IH_MUST_CHECK ih_status sqlite_feed_scan_commit_order(struct store *s, struct feed_pos after, size_t scan_max,

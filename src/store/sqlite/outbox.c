@@ -1,4 +1,4 @@
-/* The callback outbox on SQLite: due rows, counts, and a delivery attempt's mark. */
+/* The callback outbox on SQLite: due rows claimed, counts, and a delivery attempt's mark. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +14,13 @@ static bool skipped(int64_t id, const int64_t *skip, size_t n)
     return false;
 }
 
-ih_status sqlite_outbox_due(struct store *s, int64_t now_ms, const int64_t *skip, size_t nskip,
-                            struct outbox_item *out, size_t max, size_t *n)
+/* One node: a due row that is not in skip (this node's deliveries under way) is free, so
+ * the claim is a read; no lease is needed. */
+ih_status sqlite_outbox_claim(struct store *s, int64_t now_ms, unsigned lease_ms, const int64_t *skip, size_t nskip,
+                              struct outbox_item *out, size_t max, size_t *n)
 {
     struct db *db = db_of(s);
+    (void)lease_ms;
     *n = 0;
     sqlite3 *c = db_read_acquire(db);
     sqlite3_stmt *st = NULL;
