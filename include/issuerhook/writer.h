@@ -60,9 +60,10 @@ IH_MUST_CHECK ih_status writer_start(struct store *s, const struct writer_option
  * before writer_submit returns. */
 void writer_submit(struct writer *w, struct writer_job *job);
 /* A request that will probably submit a job soon (its headers are in, its body or its
- * checks are not done): the writer waits a little for it before committing what is
- * queued (see GROUP_COMMIT.md, "Batching"). Every writer_expect is followed by one
- * writer_unexpect, once the job is submitted or will not be. w may be NULL. */
+ * checks are not done): the writer waits a little for such requests before committing
+ * what is queued (see GROUP_COMMIT.md, "Batching"). Every writer_expect is followed by
+ * one writer_unexpect, just before the job is submitted or once it will not be. w may be
+ * NULL. */
 void writer_expect(struct writer *w);
 void writer_unexpect(struct writer *w);
 /* Commits what is queued and stops the thread; later submits fail with IH_ESHUTDOWN.

@@ -7,14 +7,17 @@
  * with a backoff (a batch, or a test write when none comes) until the store takes
  * writes. What a backend must do to recover (SQLite: a fresh write connection after an
  * I/O error, the checkpointer) is the backend's.
- * Batching: the writer commits what is queued at once, with one exception. Requests whose
- * headers are in and whose job is not yet submitted (writer_expect) are on their way:
- * while there are some and they keep coming (one submitted or dropped at least every
- * LINGER_STEP_DEN-th of the last commit's duration), it waits for them, but never longer
- * than LINGER_NUM/LINGER_DEN of the last commit's duration, so that they share the next
- * commit rather than each waiting for one of their own. A lone request is not waited for
- * (nothing else is expected), so an idle daemon answers in about one commit; requests
- * that stall (a body sent slowly) cost each batch one step at most. */
+ * Batching: the writer commits what is queued at once, with one exception: requests on
+ * their way. Those are the ones whose headers are in and whose job is not submitted yet
+ * (writer_expect .. writer_unexpect), and the clients the last commit answered that have
+ * not sent their next request yet (fewer writer_expect calls since that commit than it
+ * had jobs). When some are on their way, the writer waits for them while they keep coming
+ * (a request expected or submitted in every step of LINGER_STEP_DEN-th of the last commit's
+ * duration), but never longer than LINGER_NUM/LINGER_DEN of the last commit's duration,
+ * so that they share the next commit rather than each waiting for one of their own.
+ * A lone request is not waited for (nothing else is on its way), so an idle daemon answers
+ * in about one commit; requests that stall (a body sent slowly) and clients that do not
+ * come back cost a batch one step at most. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -45,8 +48,10 @@ struct writer {
     size_t depth;                   /* guarded by lock */
     bool stopping;                  /* guarded by lock */
     atomic_long expected;           /* writer_expect minus writer_unexpect */
+    atomic_ulong expects;           /* writer_expect calls so far */
     atomic_ulong unexpected;        /* writer_unexpect calls so far */
-    atomic_bool lingering;          /* the thread waits for expected jobs */
+    atomic_ulong all_back;          /* expects once the clients of the last batch are all back */
+    atomic_bool lingering;          /* the thread waits for requests on their way */
     _Atomic int64_t heartbeat;
     /* the writer thread's: */
     bool failing;          /* the last write failed */
@@ -181,21 +186,34 @@ static void wait_for_jobs(struct writer *w)
 
 /* With jobs queued: waits while more are expected, at most a fraction of the last
  * commit's duration (see the top of this file). Called and returns with lock held. */
+/* Requests on their way (see the top of this file). */
+static bool on_their_way(struct writer *w)
+{
+    return atomic_load(&w->expected) > 0 || atomic_load(&w->expects) < atomic_load(&w->all_back);
+}
+
+static unsigned long progress(struct writer *w)
+{
+    return atomic_load(&w->expects) + atomic_load(&w->unexpected);
+}
+
+/* With jobs queued: waits while requests are on their way, at most a fraction of the last
+ * commit's duration (see the top of this file). Called and returns with lock held. */
 static void linger(struct writer *w)
 {
-    if (w->failing || w->last_commit_ns <= 0)
+    if (w->failing || w->last_commit_ns <= 0 || !on_their_way(w))
         return;
     int64_t start = now_ns(), until = start + w->last_commit_ns * LINGER_NUM / LINGER_DEN;
     int64_t step = w->last_commit_ns / LINGER_STEP_DEN, next = start + step;
-    unsigned long seen = atomic_load(&w->unexpected);
+    unsigned long seen = progress(w);
     atomic_store(&w->lingering, true);
-    while (atomic_load(&w->expected) > 0 && w->depth < w->opt.batch_max && !w->stopping) {
+    while (w->depth < w->opt.batch_max && !w->stopping && on_their_way(w)) {
         struct timespec ts = ns_timespec(next < until ? next : until);
         if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != ETIMEDOUT)
-            continue;
-        unsigned long now_seen = atomic_load(&w->unexpected);
+            continue; /* a full batch, the last one in, a stop: the loop's condition says */
+        unsigned long now_seen = progress(w);
         if (next >= until || now_seen == seen)
-            break; /* the deadline, or a whole step without progress */
+            break; /* the deadline, or a whole step without one */
         seen = now_seen;
         next += step;
     }
@@ -249,6 +267,7 @@ static void *writer_main(void *arg)
 
         atomic_store(&w->heartbeat, writer_now_ms());
         run_batch(w, batch, n);
+        atomic_store(&w->all_back, atomic_load(&w->expects) + n); /* its clients, once back */
         finish(w, batch);
         atomic_store(&w->heartbeat, writer_now_ms());
     }
@@ -315,7 +334,7 @@ void writer_submit(struct writer *w, struct writer_job *job)
             w->head = job;
         w->tail = job;
         w->depth++;
-        /* a lingering writer is woken when nothing more is expected (writer_unexpect) */
+        /* a lingering writer is not woken for each job: it looks when its step ends */
         if (!atomic_load(&w->lingering) || w->depth >= w->opt.batch_max)
             pthread_cond_signal(&w->cond);
     }
@@ -328,8 +347,10 @@ void writer_submit(struct writer *w, struct writer_job *job)
 
 void writer_expect(struct writer *w)
 {
-    if (w)
-        atomic_fetch_add(&w->expected, 1);
+    if (!w)
+        return;
+    atomic_fetch_add(&w->expected, 1);
+    atomic_fetch_add(&w->expects, 1);
 }
 
 void writer_unexpect(struct writer *w)
@@ -337,9 +358,9 @@ void writer_unexpect(struct writer *w)
     if (!w)
         return;
     atomic_fetch_add(&w->unexpected, 1);
-    if (atomic_fetch_sub(&w->expected, 1) != 1 || !atomic_load(&w->lingering))
+    if (atomic_fetch_sub(&w->expected, 1) != 1 || !atomic_load(&w->lingering) || on_their_way(w))
         return;
-    pthread_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->lock); /* the last one on its way is in: the lingering writer may go */
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
