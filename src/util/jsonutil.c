@@ -190,7 +190,17 @@ static void put_object(struct obuf *b, const json_t *v, const struct jsonutil_nu
     }
     for (void *it = json_object_iter((json_t *)v); it && i < n; it = json_object_iter_next((json_t *)v, it), i++)
         m[i] = (struct member){json_object_iter_key(it), json_object_iter_key_len(it), json_object_iter_value(it)};
-    qsort(m, i, sizeof(*m), member_cmp);
+    if (i <= 16) { /* an insertion sort: glibc's qsort allocates and merges, dearer for a few */
+        for (size_t j = 1; j < i; j++) {
+            struct member x = m[j];
+            size_t k = j;
+            for (; k > 0 && member_cmp(&m[k - 1], &x) > 0; k--)
+                m[k] = m[k - 1];
+            m[k] = x;
+        }
+    } else {
+        qsort(m, i, sizeof(*m), member_cmp);
+    }
     put(b, "{", 1);
     for (size_t j = 0; j < i; j++) {
         if (j)
