@@ -185,7 +185,8 @@ fi
 hwm_kb=$(hwm_kb "$dpid")
 stop "$dpid" 30
 daemon_rc=$STOP_RC
-cp "$DLOG" "$BUILD/bench-daemon.log"
+# the lines at warn and above, and any that are not JSON (a crash); not the access lines
+grep -v -E '"level":"(debug|info)"' "$DLOG" >"$BUILD/bench-daemon.log" || true
 
 rows=$(sqlite3 "$DB" "SELECT count(*) FROM records WHERE source = 'amiko.event';") || die "cannot count rows in $DB"
 rows=$((rows - 1)) # the probe event
@@ -210,7 +211,7 @@ rps_ratio=$(awk -v a="$d_rps" -v b="$c_rps" 'BEGIN {printf "%.2f", (b > 0) ? a /
 batch_mean=$(awk -v j=$((b_jobs1 - b_jobs0)) -v n=$((b_n1 - b_n0)) 'BEGIN {printf "%.1f", (n > 0) ? j / n : 0}')
 batches=$((b_n1 - b_n0))
 # warn and error lines (at LOG_LEVEL info the log has a line per request besides)
-log_lines=$(grep -c -E '"level":"(warn|error)"' "$DLOG" || true)
+log_lines=$(wc -l <"$BUILD/bench-daemon.log")
 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] || rev="$rev+dirty"
 
