@@ -304,6 +304,7 @@ static void test_no_card_data_on_disk_or_in_logs(void **state)
     snprintf(db, sizeof(db), "%s", D.db);
     snprintf(wal, sizeof(wal), "%s-wal", D.db);
     const char *files[] = {db, wal, D.log};
+    assert_true(daemon_log_sync(&D)); /* every line of the requests so far is in the file */
     /* the scan sees what is there: the masked PAN is stored, and is in the feed */
     char seventh[24], masked[24];
     test_pan(7, seventh);
