@@ -185,6 +185,18 @@ static bool parse_size(const char *s, uint64_t *out)
     return false;
 }
 
+/* true, 1, yes / false, 0, no. */
+static bool parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
+        *out = true;
+    else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
+        *out = false;
+    else
+        return false;
+    return true;
+}
+
 static ih_status set_value(struct config *c, const struct centry *e, const char *v, char *why, size_t wl)
 {
     char *base = (char *)c;
@@ -211,26 +223,20 @@ static ih_status set_value(struct config *c, const struct centry *e, const char 
         else
             *(uint64_t *)(base + e->off) = u;
         return IH_OK;
-    case C_PUBLIC:
-        if (!strcmp(v, "loopback")) {
+    case C_PUBLIC: {
+        bool b;
+        if (!strcmp(v, "loopback"))
             *(enum public_access *)(base + e->off) = PUBLIC_LOOPBACK;
-            return IH_OK;
-        }
-        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
-            *(enum public_access *)(base + e->off) = PUBLIC_ALL;
-        else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
-            *(enum public_access *)(base + e->off) = PUBLIC_NONE;
+        else if (parse_bool(v, &b))
+            *(enum public_access *)(base + e->off) = b ? PUBLIC_ALL : PUBLIC_NONE;
         else {
             snprintf(why, wl, "must be true, false or loopback");
             return IH_EINVAL;
         }
         return IH_OK;
+    }
     case C_BOOL:
-        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
-            *(bool *)(base + e->off) = true;
-        else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
-            *(bool *)(base + e->off) = false;
-        else {
+        if (!parse_bool(v, (bool *)(base + e->off))) {
             snprintf(why, wl, "must be true or false");
             return IH_EINVAL;
         }

@@ -283,6 +283,8 @@ static int serve(const char *file)
                       gauge_start_time, &started_ms);
     struct app app = {.cfg = cfg, .store = db, .writer = w, .callback = cb, .tokenizer = tk, .ratelimit = rl,
                       .started_ms = started_ms};
+    if (log_buffer_start() != IH_OK) /* from here a slow log target cannot hold a request */
+        log_msg(LOG_WARN, "cannot start the log buffer: each line is written by the thread that logs it", NULL);
     if (server_start(srv, &app, api_routes, api_routes_count, err, sizeof(err)) != IH_OK) {
         log_msg(LOG_ERROR, "cannot start the HTTP server", "reason", err, NULL);
         ret = 1;
@@ -350,6 +352,7 @@ done:
     store_close(db);
     config_free(cfg);
     free(env);
+    log_buffer_stop();
     return ret;
 }
 

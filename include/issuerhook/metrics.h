@@ -25,6 +25,7 @@ enum metric_counter {
     M_CONN_TIMED_OUT,      /* {phase} headers | body */
     M_MALFORMED,           /* {reason} see framing.h */
     M_LOG_SUPPRESSED,      /* {kind} see lograte.h */
+    M_LOG_DROPPED,         /* {reason} buffer_full | write_failed */
     M_CARD_NUMBERS_MASKED, /* {route} */
     M_STORE_ROUND_TRIPS,   /* {backend} postgresql: network round trips of the writer's batches */
     M_COUNTER_COUNT

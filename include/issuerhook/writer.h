@@ -59,6 +59,13 @@ IH_MUST_CHECK ih_status writer_start(struct store *s, const struct writer_option
  * is full (IH_EBUSY) or the writer is stopping (IH_ESHUTDOWN), in the caller's thread
  * before writer_submit returns. */
 void writer_submit(struct writer *w, struct writer_job *job);
+/* A request that will probably submit a job soon (its headers are in, its body or its
+ * checks are not done): the writer waits a little for such requests before committing
+ * what is queued (see GROUP_COMMIT.md, "Batching"). Every writer_expect is followed by
+ * one writer_unexpect, just before the job is submitted or once it will not be. w may be
+ * NULL. */
+void writer_expect(struct writer *w);
+void writer_unexpect(struct writer *w);
 /* Commits what is queued and stops the thread; later submits fail with IH_ESHUTDOWN.
  * Hands the write side back to the store. */
 void writer_stop(struct writer *w);

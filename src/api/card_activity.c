@@ -22,6 +22,7 @@
 #define ROUTE "/system/incomingCardActivity"
 #define SOURCE "apiture.card_activity"
 #define IDEM_MAX 255
+#define ITEM_HINT 1024 /* the canonical text of an item is sized for this at first (a full one is ~600 bytes) */
 
 struct card_ctx {
     struct card_batch_job job; /* first */
@@ -128,7 +129,7 @@ static ih_status map_item(const struct app *app, struct request *r, const char *
     unsigned char h[CRYPTO_SHA256_LEN];
     char *text;
     size_t len;
-    if ((rc = jsonutil_canonical_hash(item, nums, 0, h, &text, &len)) != IH_OK)
+    if ((rc = jsonutil_canonical_hash(item, nums, ITEM_HINT, h, &text, &len)) != IH_OK)
         return rc;
     free(text);
     /* what is stored: the masked PAN, no tax id */
@@ -150,7 +151,7 @@ static ih_status map_item(const struct app *app, struct request *r, const char *
     if (!ev->type || !ev->response)
         return IH_ENOMEM;
     /* the record's payload hash is the identity's hash (ev->hash); its text the stored form */
-    return jsonutil_canonical(item, nums, 0, &ev->payload, &ev->payload_len);
+    return jsonutil_canonical(item, nums, len, &ev->payload, &ev->payload_len);
 }
 
 static bool idem_key_ok(const char *k)

@@ -16,6 +16,7 @@ struct pan_key {
     char id[TOKENIZE_KEY_ID_LEN + 1];
     char fingerprint[TOKENIZE_TOKEN_LEN + 1];
     char path[KEYFILE_PATH_MAX];
+    EVP_MAC_CTX *mac; /* HMAC-SHA256 keyed with key, copied for each token (never used itself) */
 };
 
 struct tokenizer {
@@ -24,6 +25,21 @@ struct tokenizer {
     bool development;
 };
 
+/* k->mac: HMAC-SHA256 keyed once, so that a token costs a copy of its state rather than a
+ * fetch of the algorithm and a keying (which were most of a token's cost). */
+static ih_status mac_new(struct pan_key *k)
+{
+    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0), OSSL_PARAM_construct_end()};
+    k->mac = m ? EVP_MAC_CTX_new(m) : NULL;
+    EVP_MAC_free(m); /* the context keeps its own reference */
+    if (k->mac && EVP_MAC_init(k->mac, k->key, k->len, params) == 1)
+        return IH_OK;
+    EVP_MAC_CTX_free(k->mac);
+    k->mac = NULL;
+    return IH_EIO;
+}
+
 /* HMAC-SHA256(key, domain || value) as hex. The domain keeps a PAN and a tax id with
  * the same digits from sharing a token. */
 static ih_status hmac_hex(const struct pan_key *k, const char *domain, const char *v, size_t len, char *out)
@@ -31,20 +47,22 @@ static ih_status hmac_hex(const struct pan_key *k, const char *domain, const cha
     unsigned char mac[EVP_MAX_MD_SIZE];
     size_t mac_len = 0;
     ih_status rc = IH_EIO;
-    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *c = m ? EVP_MAC_CTX_new(m) : NULL;
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0), OSSL_PARAM_construct_end()};
-    if (c && EVP_MAC_init(c, k->key, k->len, params) == 1 &&
-        EVP_MAC_update(c, (const unsigned char *)domain, strlen(domain)) == 1 &&
+    EVP_MAC_CTX *c = k->mac ? EVP_MAC_CTX_dup(k->mac) : NULL;
+    if (c && EVP_MAC_update(c, (const unsigned char *)domain, strlen(domain)) == 1 &&
         EVP_MAC_update(c, (const unsigned char *)v, len) == 1 && EVP_MAC_final(c, mac, &mac_len, sizeof(mac)) == 1 &&
         mac_len == 32) {
         crypto_hex(mac, 32, out);
         rc = IH_OK;
     }
     EVP_MAC_CTX_free(c);
-    EVP_MAC_free(m);
     crypto_wipe(mac, sizeof(mac));
     return rc;
+}
+
+static void key_clear(struct pan_key *k)
+{
+    EVP_MAC_CTX_free(k->mac);
+    crypto_wipe(k, sizeof(*k));
 }
 
 /* Reads one key and derives its id and fingerprint; false (err set) when it cannot. */
@@ -62,12 +80,16 @@ static ih_status add_key(struct tokenizer *t, const struct tokenizer_options *o,
     crypto_sha256(k->key, k->len, h);
     crypto_hex(h, TOKENIZE_KEY_ID_LEN / 2, k->id);
     crypto_wipe(h, sizeof(h));
-    if ((rc = hmac_hex(k, "", FINGERPRINT_LABEL, strlen(FINGERPRINT_LABEL), k->fingerprint)) != IH_OK)
+    if ((rc = mac_new(k)) != IH_OK ||
+        (rc = hmac_hex(k, "", FINGERPRINT_LABEL, strlen(FINGERPRINT_LABEL), k->fingerprint)) != IH_OK) {
+        key_clear(k);
+        snprintf(err, errlen, "cannot compute HMAC-SHA256 with the PAN key");
         return rc;
+    }
     snprintf(k->path, sizeof(k->path), "%s", path);
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->keys[i].fingerprint, k->fingerprint) == 0) {
-            crypto_wipe(k, sizeof(*k)); /* the same key twice: once is enough */
+            key_clear(k); /* the same key twice: once is enough */
             return IH_OK;
         }
     t->n++;
@@ -135,6 +157,8 @@ void tokenizer_free(struct tokenizer *t)
 {
     if (!t)
         return;
+    for (size_t i = 0; i < t->n; i++)
+        key_clear(&t->keys[i]);
     crypto_wipe(t, sizeof(*t));
     free(t);
 }

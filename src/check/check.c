@@ -23,6 +23,12 @@ void check_init(struct check_ctx *ctx, struct check_result *res)
  * overflow ends in "..." and stays that way until popped. */
 static void path_append(struct check_ctx *ctx, const char *s, size_t n, bool escape)
 {
+    if (ctx->path_len + n + 4 < CHECK_POINTER_MAX && (!escape || (!memchr(s, '~', n) && !memchr(s, '/', n)))) {
+        memcpy(ctx->path + ctx->path_len, s, n); /* the common case: nothing to escape, room for it */
+        ctx->path_len += n;
+        ctx->path[ctx->path_len] = '\0';
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *rep = !escape ? NULL : s[i] == '~' ? "~0" : s[i] == '/' ? "~1" : NULL;
         size_t rl = rep ? 2 : 1;
@@ -51,9 +57,12 @@ size_t check_push_key(struct check_ctx *ctx, const char *key)
 size_t check_push_index(struct check_ctx *ctx, size_t i)
 {
     char buf[24];
-    size_t saved = check_push_key(ctx, "");
-    int n = snprintf(buf, sizeof(buf), "%zu", i);
-    path_append(ctx, buf, (size_t)n, false);
+    size_t saved = check_push_key(ctx, ""), n = 0;
+    do { /* the digits from the right (an array of 1,000 items takes 1,000 of these) */
+        buf[sizeof(buf) - 1 - n++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    path_append(ctx, buf + sizeof(buf) - n, n, false);
     return saved;
 }
 

@@ -18,6 +18,7 @@
 #include "issuerhook/metrics.h"
 #include "issuerhook/request.h"
 #include "issuerhook/response.h"
+#include "issuerhook/writer.h"
 
 #define DRAIN_FACTOR 4
 /* Only libmicrohttpd before 0.9.76 leaves the head as framing.h reads it. */
@@ -302,7 +303,20 @@ static enum MHD_Result start(struct request *r, const char *url, const char *met
         return queue(r);
     if (r->cx)
         guard_headers_done(s->guard, r->cx->guard, r->match.route->has_body, now_ms());
+    if (r->match.route->has_body) { /* a write on its way: the writer may wait for it */
+        r->expecting = true;
+        writer_expect(s->app->writer);
+    }
     return MHD_YES;
+}
+
+/* The request's job is submitted, or will not be. */
+static void unexpect(struct request *r)
+{
+    if (!r->expecting)
+        return;
+    r->expecting = false;
+    writer_unexpect(r->srv->app->writer);
 }
 
 static enum MHD_Result body_chunk(struct request *r, const char *data, size_t n)
@@ -357,12 +371,15 @@ enum MHD_Result exchange_run(void *cls, struct MHD_Connection *conn, const char 
     }
     if (r->cx)
         guard_answering(r->srv->guard, r->cx->guard);
-    if (r->replied)
+    if (r->replied) {
+        unexpect(r);
         return queue(r); /* answered while parked, or refused while the body streamed */
+    }
     if (r->handled)
         return MHD_YES; /* parked: nothing to do until resumed */
     r->handled = true;
     r->match.route->handler(r, r->srv->app);
+    unexpect(r);
     return r->replied ? queue(r) : MHD_YES;
 }
 
@@ -397,6 +414,7 @@ void exchange_end(void *cls, struct MHD_Connection *conn, void **con_cls, enum M
     double secs = (double)(t1.tv_sec - r->t0.tv_sec) + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
     if (r->cx)
         guard_request_done(s->guard, r->cx->guard, mono_ms(&t1));
+    unexpect(r); /* ended before its handler ran (the client gone, a body cut off) */
     if (!r->started) {
         end_unstarted(s, r, secs);
     } else {

@@ -75,6 +75,8 @@ struct request {
     char *body;
     size_t body_len, body_cap;
     bool too_big, handled;
+    bool body_wiped;          /* request_wipe_body ran (nothing is written to the body after) */
+    bool expecting;           /* counted by writer_expect, not yet by writer_unexpect */
     uint64_t drained;
     /* answer */
     unsigned status;

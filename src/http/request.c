@@ -3,8 +3,10 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "issuerhook/app.h"
 #include "issuerhook/crypto.h"
 #include "issuerhook/request.h"
+#include "issuerhook/writer.h"
 
 const char *request_body(const struct request *r, size_t *len)
 {
@@ -23,8 +25,11 @@ const char *request_header(const struct request *r, const char *name)
 
 void request_wipe_body(struct request *r)
 {
-    if (r->body)
-        crypto_wipe(r->body, r->body_cap);
+    /* only the bytes the body was written to: the rest of the buffer never held any (a
+     * buffer that grew was copied, and the old one wiped, by exchange.c's grow_wiped) */
+    if (r->body && !r->body_wiped)
+        crypto_wipe(r->body, r->body_len);
+    r->body_wiped = true;
 }
 
 const char *request_query(const struct request *r, const char *name)
@@ -83,5 +88,14 @@ void request_set_state(struct request *r, void *state, void (*free_fn)(void *))
     r->state_free = free_fn;
 }
 
-void request_suspend(struct request *r) { MHD_suspend_connection(r->conn); }
+void request_suspend(struct request *r)
+{
+    MHD_suspend_connection(r->conn);
+    /* a handler suspends just before it submits its job: from here the job is the
+     * writer's to see, no longer a request on its way */
+    if (r->expecting) {
+        r->expecting = false;
+        writer_unexpect(r->srv->app->writer);
+    }
+}
 void request_resume(struct request *r) { MHD_resume_connection(r->conn); }

@@ -6,7 +6,19 @@
  * The writer also keeps the store's state (state.c): after a failure it tries again
  * with a backoff (a batch, or a test write when none comes) until the store takes
  * writes. What a backend must do to recover (SQLite: a fresh write connection after an
- * I/O error, the checkpointer) is the backend's. */
+ * I/O error, the checkpointer) is the backend's.
+ * Batching: the writer commits what is queued at once, with one exception: requests on
+ * their way. Those are the ones whose headers are in and whose job is not submitted yet
+ * (writer_expect .. writer_unexpect), and the clients the last commit answered that have
+ * not sent their next request yet (fewer writer_expect calls since that commit than it
+ * had jobs). When some are on their way, the writer waits for them while they keep coming
+ * (a request expected or submitted in every step of LINGER_STEP_DEN-th of the last commit's
+ * duration), but never longer than LINGER_NUM/LINGER_DEN of the last commit's duration,
+ * so that they share the next commit rather than each waiting for one of their own.
+ * A lone request is not waited for (nothing else is on its way), so an idle daemon answers
+ * in about one commit; requests that stall (a body sent slowly) and clients that do not
+ * come back cost a batch one step at most. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -20,6 +32,9 @@
 
 #define RETRY_FIRST_MS 250
 #define RETRY_MAX_MS 5000
+#define LINGER_NUM 1
+#define LINGER_DEN 2
+#define LINGER_STEP_DEN 8
 
 struct writer {
     struct store *store;
@@ -32,6 +47,11 @@ struct writer {
     struct writer_job *head, *tail; /* guarded by lock */
     size_t depth;                   /* guarded by lock */
     bool stopping;                  /* guarded by lock */
+    atomic_long expected;           /* writer_expect minus writer_unexpect */
+    atomic_ulong expects;           /* writer_expect calls so far */
+    atomic_ulong unexpected;        /* writer_unexpect calls so far */
+    atomic_ulong all_back;          /* expects once the clients of the last batch are all back */
+    atomic_bool lingering;          /* the thread waits for requests on their way */
     _Atomic int64_t heartbeat;
     /* the writer thread's: */
     bool failing;          /* the last write failed */
@@ -39,6 +59,7 @@ struct writer {
     int64_t retry_at;      /* monotonic ms: the next try, while failing */
     unsigned backoff_ms;
     bool gate_passed;      /* opt.gate said IH_OK (or there is none) */
+    int64_t last_commit_ns; /* how long the last committed batch took */
 };
 
 int64_t writer_now_ms(void)
@@ -48,11 +69,16 @@ int64_t writer_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static double now_s(void)
+static int64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct timespec ns_timespec(int64_t ns)
+{
+    return (struct timespec){.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
 }
 
 static void store_failed(struct writer *w, const struct store_error *e)
@@ -114,7 +140,7 @@ static void fail_all(struct writer_job *batch, ih_status rc, const char *kind)
 
 static void run_batch(struct writer *w, struct writer_job *batch, size_t n)
 {
-    double t0 = now_s();
+    int64_t t0 = now_ns();
     if (!w->ops->writer_connected(w->bw) && !bring_up(w, false)) {
         fail_all(batch, IH_EIO, w->fail_kind); /* not open yet: answered at once */
         return;
@@ -130,11 +156,12 @@ static void run_batch(struct writer *w, struct writer_job *batch, size_t n)
         fail_all(batch, e.status != IH_OK ? e.status : IH_EIO, w->fail_kind);
         return;
     case BATCH_COMMITTED_FAILING: /* e.g. a read-only file: jobs fail, the empty commit works */
-        metrics_batch(n, now_s() - t0);
+        metrics_batch(n, (double)(now_ns() - t0) / 1e9);
         store_failed(w, &e);
         return;
     case BATCH_COMMITTED:
-        metrics_batch(n, now_s() - t0);
+        w->last_commit_ns = now_ns() - t0;
+        metrics_batch(n, (double)w->last_commit_ns / 1e9);
         store_ok(w);
         return;
     }
@@ -151,15 +178,46 @@ static void wait_for_jobs(struct writer *w)
         atomic_store(&w->heartbeat, now);
         if (wait_ms == 0)
             return;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = ns_timespec(now_ns() + wait_ms * 1000000);
         if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0 && w->failing)
             return; /* the retry may be due */
     }
+}
+
+/* With jobs queued: waits while more are expected, at most a fraction of the last
+ * commit's duration (see the top of this file). Called and returns with lock held. */
+/* Requests on their way (see the top of this file). */
+static bool on_their_way(struct writer *w)
+{
+    return atomic_load(&w->expected) > 0 || atomic_load(&w->expects) < atomic_load(&w->all_back);
+}
+
+static unsigned long progress(struct writer *w)
+{
+    return atomic_load(&w->expects) + atomic_load(&w->unexpected);
+}
+
+/* With jobs queued: waits while requests are on their way, at most a fraction of the last
+ * commit's duration (see the top of this file). Called and returns with lock held. */
+static void linger(struct writer *w)
+{
+    if (w->failing || w->last_commit_ns <= 0 || !on_their_way(w))
+        return;
+    int64_t start = now_ns(), until = start + w->last_commit_ns * LINGER_NUM / LINGER_DEN;
+    int64_t step = w->last_commit_ns / LINGER_STEP_DEN, next = start + step;
+    unsigned long seen = progress(w);
+    atomic_store(&w->lingering, true);
+    while (w->depth < w->opt.batch_max && !w->stopping && on_their_way(w)) {
+        struct timespec ts = ns_timespec(next < until ? next : until);
+        if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != ETIMEDOUT)
+            continue; /* a full batch, the last one in, a stop: the loop's condition says */
+        unsigned long now_seen = progress(w);
+        if (next >= until || now_seen == seen)
+            break; /* the deadline, or a whole step without one */
+        seen = now_seen;
+        next += step;
+    }
+    atomic_store(&w->lingering, false);
 }
 
 static void finish(struct writer *w, struct writer_job *batch)
@@ -192,6 +250,7 @@ static void *writer_main(void *arg)
             atomic_store(&w->heartbeat, writer_now_ms());
             continue;
         }
+        linger(w);
         /* take up to batch_max jobs */
         struct writer_job *batch = w->head, *last = w->head;
         size_t n = 1;
@@ -208,6 +267,7 @@ static void *writer_main(void *arg)
 
         atomic_store(&w->heartbeat, writer_now_ms());
         run_batch(w, batch, n);
+        atomic_store(&w->all_back, atomic_load(&w->expects) + n); /* its clients, once back */
         finish(w, batch);
         atomic_store(&w->heartbeat, writer_now_ms());
     }
@@ -235,7 +295,11 @@ ih_status writer_start(struct store *s, const struct writer_options *opt, struct
     }
     atomic_store(&w->heartbeat, writer_now_ms());
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* waits are timed on now_ns() */
+    pthread_cond_init(&w->cond, &ca);
+    pthread_condattr_destroy(&ca);
     ih_status rc = w->ops->writer_attach(s, &w->bw); /* the writer owns the write side from now on */
     if (rc == IH_OK && pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         w->ops->writer_detach(w->bw);
@@ -270,13 +334,35 @@ void writer_submit(struct writer *w, struct writer_job *job)
             w->head = job;
         w->tail = job;
         w->depth++;
-        pthread_cond_signal(&w->cond);
+        /* a lingering writer is not woken for each job: it looks when its step ends */
+        if (!atomic_load(&w->lingering) || w->depth >= w->opt.batch_max)
+            pthread_cond_signal(&w->cond);
     }
     pthread_mutex_unlock(&w->lock);
     if (rc == IH_EBUSY)
         metrics_inc(M_STORE_ERRORS, "queue_full");
     if (rc != IH_OK)
         job->done(job, rc);
+}
+
+void writer_expect(struct writer *w)
+{
+    if (!w)
+        return;
+    atomic_fetch_add(&w->expected, 1);
+    atomic_fetch_add(&w->expects, 1);
+}
+
+void writer_unexpect(struct writer *w)
+{
+    if (!w)
+        return;
+    atomic_fetch_add(&w->unexpected, 1);
+    if (atomic_fetch_sub(&w->expected, 1) != 1 || !atomic_load(&w->lingering) || on_their_way(w))
+        return;
+    pthread_mutex_lock(&w->lock); /* the last one on its way is in: the lingering writer may go */
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
 }
 
 void writer_stop(struct writer *w)

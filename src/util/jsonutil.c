@@ -1,4 +1,5 @@
 #include "issuerhook/jsonutil.h"
+#include "jsonutil_internal.h"
 
 #include <malloc.h>
 #include <stdbool.h>
@@ -29,22 +30,8 @@ __attribute__((constructor)) static void jsonutil_wipe_on_free(void)
 /* The text of each number of a parsed document, as written. jansson keeps a number only
  * as an int64 or a double, so 1000.0000000000001 would come back as 1000.0 and 1.50 as
  * 1.5; no JSON library in Debian keeps the lexeme and sorts keys when it writes, so the
- * lexemes are taken here from the text (in document order, which is jansson's object
- * order too) and tied to their nodes, and the canonical writer below prints them. */
-struct num_entry {
-    const json_t *node;
-    size_t off, len; /* into text */
-    json_int_t ival; /* the value jansson parsed, to notice a node changed since */
-    double rval;
-};
-
-struct jsonutil_numbers {
-    struct num_entry *e;
-    size_t n, cap;
-    char *text; /* the lexemes, back to back */
-    size_t text_len;
-};
-
+ * parser (jsonparse.c) records each number's text with its node, and the canonical
+ * writer below prints them. */
 void jsonutil_numbers_free(struct jsonutil_numbers *nums)
 {
     if (!nums)
@@ -56,7 +43,7 @@ void jsonutil_numbers_free(struct jsonutil_numbers *nums)
     free(nums);
 }
 
-static ih_status numbers_add(struct jsonutil_numbers *nums, const char *lexeme, size_t len)
+ih_status jsonutil_numbers_add(struct jsonutil_numbers *nums, const json_t *node, const char *lexeme, size_t len)
 {
     if (nums->n == nums->cap) {
         size_t cap = nums->cap ? nums->cap * 2 : 16;
@@ -66,89 +53,12 @@ static ih_status numbers_add(struct jsonutil_numbers *nums, const char *lexeme, 
         nums->e = e;
         nums->cap = cap;
     }
-    memcpy(nums->text + nums->text_len, lexeme, len);
-    nums->e[nums->n++] = (struct num_entry){.off = nums->text_len, .len = len};
+    memcpy(nums->text + nums->text_len, lexeme, len); /* text has room for the whole document */
+    nums->e[nums->n++] = (struct num_entry){.node = node, .off = nums->text_len, .len = len,
+                                            .ival = json_is_integer(node) ? json_integer_value(node) : 0,
+                                            .rval = json_is_real(node) ? json_real_value(node) : 0};
     nums->text_len += len;
     return IH_OK;
-}
-
-static bool number_char(char c)
-{
-    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
-}
-
-/* One linear pass before jansson sees the text. jansson limits nesting only at 2048 and
- * recurses to get there, so the depth cap is enforced here; and when nums is given, the
- * number tokens are collected (only kept when jansson then accepts the text). */
-static ih_status prescan(const char *buf, size_t len, struct jsonutil_numbers *nums, size_t *line, size_t *col)
-{
-    int depth = 0;
-    bool in_str = false, esc = false;
-    size_t ln = 1, lc = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = buf[i];
-        lc++;
-        if (c == '\n') {
-            ln++;
-            lc = 0;
-        }
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (c == '\\')
-                esc = true;
-            else if (c == '"')
-                in_str = false;
-            continue;
-        }
-        if (c == '"') {
-            in_str = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > JSONUTIL_MAX_DEPTH) {
-                *line = ln;
-                *col = lc;
-                return IH_EINVAL;
-            }
-        } else if (c == ']' || c == '}') {
-            depth--;
-        } else if (nums && (c == '-' || (c >= '0' && c <= '9'))) {
-            size_t start = i;
-            while (i + 1 < len && number_char(buf[i + 1]))
-                i++;
-            lc += i - start;
-            if (numbers_add(nums, buf + start, i + 1 - start) != IH_OK)
-                return IH_ENOMEM;
-        }
-    }
-    return IH_OK;
-}
-
-/* Ties the k-th number node of v (document order) to the k-th lexeme. */
-static bool numbers_tie(const json_t *v, struct jsonutil_numbers *nums, size_t *k)
-{
-    if (json_is_object(v)) {
-        const char *key;
-        json_t *m;
-        json_object_foreach((json_t *)v, key, m)
-            if (!numbers_tie(m, nums, k))
-                return false;
-        return true;
-    }
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            if (!numbers_tie(json_array_get(v, i), nums, k))
-                return false;
-        return true;
-    }
-    if (!json_is_number(v))
-        return true;
-    if (*k >= nums->n)
-        return false;
-    struct num_entry *e = &nums->e[(*k)++];
-    e->node = v;
-    e->ival = json_is_integer(v) ? json_integer_value(v) : 0;
-    e->rval = json_is_real(v) ? json_real_value(v) : 0;
-    return true;
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -173,29 +83,10 @@ static const char *numbers_find(const struct jsonutil_numbers *nums, const json_
     return nums->text + e->off;
 }
 
-static const char *error_text(enum json_error_code code)
-{
-    switch (code) {
-    case json_error_invalid_utf8: return "invalid UTF-8";
-    case json_error_duplicate_key: return "duplicate object key";
-    case json_error_end_of_input_expected: return "unexpected data after the JSON value";
-    case json_error_premature_end_of_input: return "unexpected end of input";
-    case json_error_null_character:
-    case json_error_null_byte_in_key: return "NUL character in a string";
-    case json_error_numeric_overflow: return "number out of range";
-    case json_error_stack_overflow: return "nesting too deep";
-    case json_error_invalid_syntax:
-    case json_error_invalid_format:
-    default: return "invalid JSON syntax";
-    }
-}
-
 ih_status jsonutil_parse_strict(const char *buf, size_t len, json_t **out, struct jsonutil_numbers **nums_out,
                                 struct jsonutil_error *err)
 {
-    size_t line = 0, col = 0, k = 0;
     struct jsonutil_numbers *nums = NULL;
-    json_t *v = NULL;
     ih_status rc = IH_ENOMEM;
     *out = NULL;
     if (nums_out) {
@@ -203,40 +94,17 @@ ih_status jsonutil_parse_strict(const char *buf, size_t len, json_t **out, struc
         if (!(nums = calloc(1, sizeof(*nums))) || !(nums->text = malloc(len ? len : 1)))
             goto done;
     }
-    if ((rc = prescan(buf, len, nums, &line, &col)) != IH_OK) {
-        if (rc == IH_EINVAL)
-            snprintf(err->message, sizeof(err->message), "nesting deeper than %d at line %zu, column %zu",
-                     JSONUTIL_MAX_DEPTH, line, col);
+    if ((rc = jsonparse_strict(buf, len, nums, out, err)) != IH_OK)
         goto done;
-    }
-    json_error_t jerr;
-    v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!v) {
-        /* jerr.text may quote the input; only its code and position are used. */
-        snprintf(err->message, sizeof(err->message), "%s at line %d, column %d",
-                 error_text(json_error_code(&jerr)), jerr.line, jerr.column);
-        rc = IH_EINVAL;
-        goto done;
-    }
     if (nums) {
-        /* every number token the pre-scan saw is one number node of the tree */
-        if (!numbers_tie(v, nums, &k) || k != nums->n) {
-            snprintf(err->message, sizeof(err->message), "cannot read the numbers as written");
-            rc = IH_EIO;
-            goto done;
-        }
         if (nums->n)
             qsort(nums->e, nums->n, sizeof(*nums->e), entry_cmp);
         *nums_out = nums;
         nums = NULL;
     }
-    *out = v;
-    v = NULL;
-    rc = IH_OK;
 done:
     if (rc == IH_ENOMEM)
         snprintf(err->message, sizeof(err->message), "out of memory");
-    json_decref(v);
     jsonutil_numbers_free(nums);
     return rc;
 }
@@ -322,7 +190,17 @@ static void put_object(struct obuf *b, const json_t *v, const struct jsonutil_nu
     }
     for (void *it = json_object_iter((json_t *)v); it && i < n; it = json_object_iter_next((json_t *)v, it), i++)
         m[i] = (struct member){json_object_iter_key(it), json_object_iter_key_len(it), json_object_iter_value(it)};
-    qsort(m, i, sizeof(*m), member_cmp);
+    if (i <= 16) { /* an insertion sort: glibc's qsort allocates and merges, dearer for a few */
+        for (size_t j = 1; j < i; j++) {
+            struct member x = m[j];
+            size_t k = j;
+            for (; k > 0 && member_cmp(&m[k - 1], &x) > 0; k--)
+                m[k] = m[k - 1];
+            m[k] = x;
+        }
+    } else {
+        qsort(m, i, sizeof(*m), member_cmp);
+    }
     put(b, "{", 1);
     for (size_t j = 0; j < i; j++) {
         if (j)

@@ -1,5 +1,6 @@
 /* JSON-lines logger. Each line is assembled in a bounded stack buffer and written
- * with one write(2); fields that would overflow the line are cut, never the JSON. */
+ * whole (with one write(2), or through logbuf.c while the daemon serves); fields that
+ * would overflow the line are cut, never the JSON. */
 #include "issuerhook/log.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "issuerhook/jsonutil.h"
+#include "logbuf.h"
 
 #define LINE_MAX_BYTES 2048
 
@@ -114,11 +116,13 @@ static void begin(struct line *l, enum log_level lvl, const char *msg)
     }
 }
 
-static void finish(struct line *l)
+static void finish(struct line *l, enum log_level lvl)
 {
     if (l->json)
         l->buf[l->len++] = '}';
     l->buf[l->len++] = '\n';
+    if (logbuf_put(l->buf, l->len, lvl >= LOG_WARN))
+        return;
     ssize_t w = write(STDERR_FILENO, l->buf, l->len);
     (void)w; /* nowhere left to report a failed log write */
 }
@@ -137,7 +141,7 @@ static void vlog(enum log_level lvl, const char *err, const char *msg, va_list a
     }
     if (err)
         put_field(&l, "error", err);
-    finish(&l);
+    finish(&l, lvl);
 }
 
 void log_msg(enum log_level lvl, const char *msg, ...)
@@ -177,5 +181,5 @@ void log_request(const struct log_request *r)
         put_field(&l, "principal", r->principal);
     if (r->note)
         put_field(&l, "note", r->note);
-    finish(&l);
+    finish(&l, LOG_INFO);
 }

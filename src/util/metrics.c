@@ -40,6 +40,7 @@ static const struct {
     [M_CONN_TIMED_OUT] = {"issuerhook_connections_timed_out_total", "Connections closed because the headers or the body came too slowly.", "phase"},
     [M_MALFORMED] = {"issuerhook_malformed_requests_total", "Requests refused with 400 for their framing (request line, header fields), before routing.", "reason"},
     [M_LOG_SUPPRESSED] = {"issuerhook_log_lines_suppressed_total", "Log lines of repeated events counted instead of written (each window has a summary line).", "kind"},
+    [M_LOG_DROPPED] = {"issuerhook_log_lines_dropped_total", "Log lines dropped because the log target took them too slowly (buffer_full) or failed (write_failed).", "reason"},
 };
 
 static struct slot counters[M_COUNTER_COUNT][SLOTS];

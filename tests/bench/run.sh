@@ -6,9 +6,12 @@
 #
 # 1. ceiling: a bare libmicrohttpd server (BUILD_DIR/tests/bench/ih_bench_ceiling) with the
 #    daemon's threading configuration, loaded with wrk + events.lua;
-# 2. daemon: BUILD_DIR/issuerhookd on a fresh temporary database, same wrk load; peak RSS is
-#    sampled just before SIGTERM, then the rows in `records` are counted against the 2xx
-#    answers wrk saw (fewer rows than acknowledged events fails the run).
+# 2. daemon: BUILD_DIR/issuerhookd on a fresh temporary database, same wrk load, then
+#    CARD_DURATION seconds of card-activity batches of CARD_ITEMS items (cards.lua); peak RSS
+#    is sampled after each, then the rows in `records` are counted against the 2xx answers
+#    wrk saw (fewer rows than acknowledged events or items fails the run).
+# CPU time per request is read from /proc/PID/stat just before and after each load; the mean
+# commit batch from the daemon's /metrics before and after.
 #
 # Environment knobs (defaults in brackets):
 #   DURATION [10]          seconds of load per target
@@ -16,6 +19,10 @@
 #   WRK_CONNECTIONS [64]   wrk connections
 #   WRK_TIMEOUT [10]       seconds after which wrk counts a request as timed out
 #   SERVER_THREADS [4]     libmicrohttpd thread pool of both servers (ISSUERHOOK_THREADS)
+#   CARD_DURATION [DURATION] seconds of card-activity load (0: none)
+#   CARD_CONNECTIONS [4]   wrk connections for it (one wrk thread)
+#   CARD_ITEMS [1000]      items per card-activity batch (1 to 1000)
+#   LOG_LEVEL [info]       the daemon's ISSUERHOOK_LOG_LEVEL (info: a line per request, as by default)
 # Everything listens on 127.0.0.1 only. Results: stdout and BUILD_DIR/bench-summary.txt.
 set -euo pipefail
 
@@ -35,13 +42,21 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10}
 SERVER_THREADS=${SERVER_THREADS:-4}
-for v in DURATION WRK_THREADS WRK_CONNECTIONS WRK_TIMEOUT SERVER_THREADS; do
+CARD_DURATION=${CARD_DURATION:-$DURATION}
+CARD_CONNECTIONS=${CARD_CONNECTIONS:-4}
+CARD_ITEMS=${CARD_ITEMS:-1000}
+LOG_LEVEL=${LOG_LEVEL:-info}
+for v in DURATION WRK_THREADS WRK_CONNECTIONS WRK_TIMEOUT SERVER_THREADS CARD_CONNECTIONS CARD_ITEMS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer (got '${!v}')" >&2; exit 2; }
 done
+[[ $CARD_DURATION =~ ^[0-9]+$ ]] || { echo "bench: CARD_DURATION must be a number of seconds" >&2; exit 2; }
+[ "$CARD_ITEMS" -le 1000 ] || { echo "bench: CARD_ITEMS must be at most 1000" >&2; exit 2; }
+[[ $LOG_LEVEL =~ ^(debug|info|warn|error)$ ]] || { echo "bench: LOG_LEVEL must be debug, info, warn or error" >&2; exit 2; }
 
 DAEMON=$BUILD/issuerhookd
 CEILING=$BUILD/tests/bench/ih_bench_ceiling
 SCRIPT=$HERE/events.lua
+CARDS=$HERE/cards.lua
 SUMMARY=$BUILD/bench-summary.txt
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -64,13 +79,14 @@ PIDS=()
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$HERE/lib.sh"
 
-run_wrk() { # run_wrk PORT OUTFILE KEY
-  local url="http://127.0.0.1:$1/events"
-  log "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s --timeout ${WRK_TIMEOUT}s --latency $url"
+run_wrk() { # run_wrk PORT OUTFILE KEY [PATH SCRIPT THREADS CONNECTIONS SECONDS EXTRA_ARG]
+  local url="http://127.0.0.1:$1${4:-/events}" script=${5:-$SCRIPT} t=${6:-$WRK_THREADS} c=${7:-$WRK_CONNECTIONS}
+  local d=${8:-$DURATION}
+  log "wrk -t$t -c$c -d${d}s --timeout ${WRK_TIMEOUT}s --latency -s $(basename "$script") $url"
   # In the background and waited for, so that a signal to this script is handled at once.
-  timeout $((DURATION + WRK_TIMEOUT + 30)) \
-    wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --timeout "${WRK_TIMEOUT}s" --latency \
-    -s "$SCRIPT" "$url" -- "$3" >"$2" 2>&1 &
+  timeout $((d + WRK_TIMEOUT + 30)) \
+    wrk -t"$t" -c"$c" -d"${d}s" --timeout "${WRK_TIMEOUT}s" --latency \
+    -s "$script" "$url" -- "$3" ${9:+"$9"} >"$2" 2>&1 &
   local wpid=$! rc=0
   PIDS+=("$wpid")
   wait "$wpid" || rc=$?
@@ -78,6 +94,19 @@ run_wrk() { # run_wrk PORT OUTFILE KEY
   [ "$rc" -eq 0 ] || die "wrk failed (status $rc): $(tail -n 5 "$2")"
   [ -n "$(kv "$2" requests)" ] || die "wrk did not run events.lua's done(): $(tail -n 5 "$2")"
   [ "$(kv "$2" requests)" -gt 0 ] || die "wrk completed no request against $url"
+}
+
+# cpu_ticks PID: user + system CPU time of PID so far, in clock ticks (/proc/PID/stat).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# us_per TICKS_BEFORE TICKS_AFTER COUNT: CPU microseconds per unit of COUNT.
+us_per() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (n > 0) ? (b - a) / hz * 1e6 / n : 0}'; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+# batch_stats PORT: "jobs batches" committed so far, from the daemon's /metrics.
+batch_stats() {
+  curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |
+    awk '$1 == "issuerhook_commit_batch_size_sum" {s = $2} $1 == "issuerhook_commit_batch_size_count" {c = $2}
+         END {print s + 0, c + 0}'
 }
 
 # --- (a) ceiling ---------------------------------------------------------------------------
@@ -100,7 +129,10 @@ for _ in 1 2 3 4 5; do
   stop "$cpid" 2
 done
 [ "$started" = 1 ] || die "the ceiling server did not start: $(cat "$TMP/ceiling.log")"
+c_cpu0=$(cpu_ticks "$cpid")
 run_wrk "$port" "$TMP/wrk-ceiling.txt" unused
+c_cpu1=$(cpu_ticks "$cpid")
+c_hwm_kb=$(hwm_kb "$cpid")
 stop "$cpid" 5
 cp "$TMP/wrk-ceiling.txt" "$BUILD/bench-wrk-ceiling.txt"
 
@@ -117,8 +149,9 @@ started=0
 for _ in 1 2 3 4 5; do
   port=$(pick_port) || die "no free port on 127.0.0.1"
   rm -rf "$TMP/db"
-  ISSUERHOOK_LISTEN="127.0.0.1:$port" ISSUERHOOK_DB="$DB" ISSUERHOOK_LOG_LEVEL=warn \
-    ISSUERHOOK_THREADS="$SERVER_THREADS" ISSUERHOOK_RATE_LIMIT=0 ISSUERHOOK_API_KEY_BENCH="sha256:$KEY_SHA amiko:events" \
+  ISSUERHOOK_LISTEN="127.0.0.1:$port" ISSUERHOOK_DB="$DB" ISSUERHOOK_LOG_LEVEL="$LOG_LEVEL" \
+    ISSUERHOOK_THREADS="$SERVER_THREADS" ISSUERHOOK_RATE_LIMIT=0 \
+    ISSUERHOOK_API_KEY_BENCH="sha256:$KEY_SHA amiko:events,cardAdapter/write" \
     ISSUERHOOK_PAN_KEY_DEVELOPMENT=true \
     "$DAEMON" >"$DLOG" 2>&1 &
   dpid=$!
@@ -135,19 +168,35 @@ probe=$(curl -s --max-time 5 -w ' HTTP %{http_code}' -H 'Content-Type: applicati
   "http://127.0.0.1:$port/events" || true)
 [[ $probe == *" HTTP 200" ]] || die "probe event was not accepted: $probe"
 
+read -r b_jobs0 b_n0 < <(batch_stats "$port")
+d_cpu0=$(cpu_ticks "$dpid")
 run_wrk "$port" "$TMP/wrk-daemon.txt" "$KEY"
+d_cpu1=$(cpu_ticks "$dpid")
 cp "$TMP/wrk-daemon.txt" "$BUILD/bench-wrk-daemon.txt"
-
 alive "$dpid" || die "issuerhookd died during the load: $(tail -n 20 "$DLOG")"
-hwm_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$dpid/status")
-read -r utime stime < <(sed 's/^.*) //' "/proc/$dpid/stat" | awk '{print $12, $13}')
-cpu_s=$(awk -v u="$utime" -v s="$stime" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (u + s) / hz}')
+hwm_events_kb=$(hwm_kb "$dpid")
+read -r b_jobs1 b_n1 < <(batch_stats "$port")
+
+# Card activity: batches of CARD_ITEMS distinct items, each item a record.
+k=$TMP/wrk-cards.txt
+if [ "$CARD_DURATION" -gt 0 ]; then
+  sleep 0.5 # the events wrk left in flight are committed
+  k_cpu0=$(cpu_ticks "$dpid")
+  run_wrk "$port" "$k" "$KEY" /system/incomingCardActivity "$CARDS" 1 "$CARD_CONNECTIONS" "$CARD_DURATION" "$CARD_ITEMS"
+  k_cpu1=$(cpu_ticks "$dpid")
+  cp "$k" "$BUILD/bench-wrk-cards.txt"
+  alive "$dpid" || die "issuerhookd died during the card-activity load: $(tail -n 20 "$DLOG")"
+fi
+hwm_kb=$(hwm_kb "$dpid")
 stop "$dpid" 30
 daemon_rc=$STOP_RC
-cp "$DLOG" "$BUILD/bench-daemon.log"
+# the lines at warn and above, and any that are not JSON (a crash); not the access lines
+grep -v -E '"level":"(debug|info)"' "$DLOG" >"$BUILD/bench-daemon.log" || true
 
-rows=$(sqlite3 "$DB" 'SELECT count(*) FROM records;') || die "cannot count rows in $DB"
+rows=$(sqlite3 "$DB" "SELECT count(*) FROM records WHERE source = 'amiko.event';") || die "cannot count rows in $DB"
 rows=$((rows - 1)) # the probe event
+card_rows=$(sqlite3 "$DB" "SELECT count(*) FROM records WHERE source = 'apiture.card_activity';") ||
+  die "cannot count rows in $DB"
 
 # --- summary -------------------------------------------------------------------------------
 c=$TMP/wrk-ceiling.txt
@@ -160,8 +209,14 @@ d_bad=$(kv "$d" non_2xx)
 d_req=$(kv "$d" requests)
 d_errs="connect $(kv "$d" errors_connect), read $(kv "$d" errors_read), write $(kv "$d" errors_write), timeout $(kv "$d" errors_timeout)"
 c_errs="connect $(kv "$c" errors_connect), read $(kv "$c" errors_read), write $(kv "$c" errors_write), timeout $(kv "$c" errors_timeout)"
-rss_mib=$(awk -v k="$hwm_kb" 'BEGIN {printf "%.1f", k / 1024}')
-log_lines=$(wc -l <"$DLOG")
+c_us=$(us_per "$c_cpu0" "$c_cpu1" "$(kv "$c" requests)")
+d_us=$(us_per "$d_cpu0" "$d_cpu1" "$d_req")
+cpu_ratio=$(awk -v a="$d_us" -v b="$c_us" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
+rps_ratio=$(awk -v a="$d_rps" -v b="$c_rps" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
+batch_mean=$(awk -v j=$((b_jobs1 - b_jobs0)) -v n=$((b_n1 - b_n0)) 'BEGIN {printf "%.1f", (n > 0) ? j / n : 0}')
+batches=$((b_n1 - b_n0))
+# warn and error lines (at LOG_LEVEL info the log has a line per request besides)
+log_lines=$(wc -l <"$BUILD/bench-daemon.log")
 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] || rev="$rev+dirty"
 
@@ -170,6 +225,17 @@ problems=()
 if [ "$rows" -lt "$d_ok" ]; then
   verdict=FAIL
   problems+=("durability: $rows rows stored but $d_ok events acknowledged with 2xx")
+fi
+if [ "$CARD_DURATION" -gt 0 ]; then
+  k_ok=$(kv "$k" ok_2xx)
+  k_items=$((k_ok * CARD_ITEMS))
+  k_us=$(us_per "$k_cpu0" "$k_cpu1" "$k_items")
+  card_ratio=$(awk -v a="$k_us" -v b="$c_us" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
+  if [ "$card_rows" -lt "$k_items" ]; then
+    verdict=FAIL
+    problems+=("durability: $card_rows card-activity rows stored but $k_items items acknowledged with 2xx")
+  fi
+  [ "$(kv "$k" non_2xx)" -eq 0 ] || problems+=("warning: $(kv "$k" non_2xx) non-2xx card-activity answers ($(kv "$k" statuses))")
 fi
 if [ "$daemon_rc" -ne 0 ]; then
   verdict=FAIL
@@ -183,15 +249,26 @@ fi
   echo "load: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s, POST /events, distinct eventIds; server thread pool $SERVER_THREADS; loopback"
   echo
   printf '%-28s %s\n' "ceiling req/s" "$c_rps   (p50 $(kv "$c" p50_ms) ms, p99 $(kv "$c" p99_ms) ms)"
+  printf '%-28s %s\n' "ceiling CPU per request" "$c_us us"
+  printf '%-28s %s\n' "ceiling peak RSS (VmHWM)" "$(mib "$c_hwm_kb") MiB"
   printf '%-28s %s\n' "daemon req/s" "$d_rps"
-  printf '%-28s %s\n' "daemon / ceiling" "$ratio %"
   printf '%-28s %s\n' "daemon latency p50 / p99" "$(kv "$d" p50_ms) ms / $(kv "$d" p99_ms) ms   (p90 $(kv "$d" p90_ms), max $(kv "$d" max_ms))"
-  printf '%-28s %s\n' "daemon peak RSS (VmHWM)" "$rss_mib MiB"
-  printf '%-28s %s\n' "daemon CPU time" "$cpu_s s"
+  printf '%-28s %s\n' "daemon CPU per request" "$d_us us"
+  printf '%-28s %s\n' "daemon mean commit batch" "$batch_mean jobs ($batches commits, $WRK_CONNECTIONS connections)"
+  printf '%-28s %s\n' "daemon peak RSS (VmHWM)" "$(mib "$hwm_events_kb") MiB after POST /events, $(mib "$hwm_kb") MiB at the end"
   printf '%-28s %s\n' "daemon answers" "$d_req total, $d_ok 2xx, $d_bad non-2xx ($(kv "$d" statuses))"
   printf '%-28s %s\n' "rows in records vs 2xx" "$rows rows vs $d_ok acknowledged ($((rows - d_ok)) extra)"
+  if [ "$CARD_DURATION" -gt 0 ]; then
+    printf '%-28s %s\n' "card batches/s" "$(kv "$k" rps)   ($CARD_ITEMS items each, -c$CARD_CONNECTIONS; p50 $(kv "$k" p50_ms) ms, p99 $(kv "$k" p99_ms) ms)"
+    printf '%-28s %s\n' "card CPU per item" "$k_us us"
+    printf '%-28s %s\n' "card items vs rows" "$card_rows rows vs $k_items items acknowledged ($(kv "$k" statuses))"
+  fi
+  printf '%-28s %s\n' "ratio req/s" "$rps_ratio of the ceiling's ($ratio %; target >= 0.35)"
+  printf '%-28s %s\n' "ratio CPU per request" "$cpu_ratio x the ceiling's (target <= 3)"
+  [ "$CARD_DURATION" -eq 0 ] ||
+    printf '%-28s %s\n' "ratio card CPU per item" "$card_ratio x the ceiling's per request (target <= 1)"
   printf '%-28s %s\n' "daemon exit after SIGTERM" "status $daemon_rc"
-  printf '%-28s %s\n' "daemon log (warn+)" "$log_lines lines"
+  printf '%-28s %s\n' "daemon log (warn+)" "$log_lines lines (level $LOG_LEVEL)"
   printf '%-28s %s\n' "wrk socket errors ceiling" "$c_errs"
   printf '%-28s %s\n' "wrk socket errors daemon" "$d_errs"
   for p in "${problems[@]}"; do echo "$p"; done

@@ -438,3 +438,32 @@ int ih_run_tests(const char *group, const struct ih_test *tests, size_t n, CMFix
     free(run);
     return rc;
 }
+
+bool daemon_log_sync(const struct daemon *d)
+{
+    static unsigned n;
+    if (!d->pid)
+        return true; /* stopped: it wrote everything before it exited */
+    char tid[64], hdr[96];
+    snprintf(tid, sizeof(tid), "log-sync-%d-%u", (int)getpid(), __atomic_fetch_add(&n, 1, __ATOMIC_RELAXED));
+    snprintf(hdr, sizeof(hdr), "tracing-id: %s", tid);
+    const char *h[] = {hdr, NULL};
+    struct http_resp r;
+    if (!http_get(d, "/health", h, &r))
+        return false;
+    http_resp_free(&r);
+    for (int i = 0; i < 250; i++) { /* the lines keep their order: once this one is in, all are */
+        FILE *f = fopen(d->log, "r");
+        char line[8192];
+        bool found = false;
+        while (f && !found && fgets(line, sizeof(line), f))
+            found = strstr(line, tid) != NULL;
+        if (f)
+            fclose(f);
+        if (found)
+            return true;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}

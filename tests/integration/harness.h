@@ -191,6 +191,10 @@ bool store_server_start(const struct daemon *d);
 
 /* The value of a Prometheus sample line (exact "name{labels}"), -1 when absent. */
 double metric_value(const struct daemon *d, const char *sample);
+/* Waits (up to 5 s) until every line the daemon logged before this call is in d->log:
+ * while it serves, lines are written by a thread of their own, a moment later (log.h).
+ * It logs a GET /health of its own and waits for that line. False when it did not come. */
+bool daemon_log_sync(const struct daemon *d);
 
 /* An Amiko event body with this eventId (caller frees). */
 char *amiko_event(const char *event_id, const char *type);

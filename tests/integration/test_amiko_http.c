@@ -352,6 +352,7 @@ static void test_domain_serials(void **state)
     assert_true(metric_value(&D, stale) == s0 + 1);
     assert_true(metric_value(&D, gap) == g0 + 1);
     /* the log names the entity and serials with the tracing id */
+    assert_true(daemon_log_sync(&D));
     FILE *f = fopen(D.log, "r");
     char line[4096];
     int found = 0;
@@ -438,6 +439,7 @@ static void test_health_and_request_log(void **state)
 static void test_logs_hold_no_credential_or_body(void **state)
 {
     (void)state;
+    assert_true(daemon_log_sync(&D));
     FILE *f = fopen(D.log, "r");
     char line[8192];
     while (f && fgets(line, sizeof(line), f)) {

@@ -202,6 +202,7 @@ static void test_no_clear_card_number_anywhere(void **state)
     struct http_resp feed;
     assert_true(http_get(&D, "/banking/recentEventHistory?limit=1000", READER, &feed));
     assert_int_equal(feed.status, 200);
+    assert_true(daemon_log_sync(&D)); /* every line of the requests so far is in the file */
     struct scan_image *img[3] = {store_image_read(&D), scan_image_new(), scan_image_new()};
     const char *where[] = {"the store's files", "the daemon's log", "the feed"};
     for (int f = 0; f < 3; f++)

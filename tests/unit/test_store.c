@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "issuerhook/crypto.h"
@@ -268,6 +269,59 @@ static void test_jobs_carry_a_kind(void **state)
     store_close(s);
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The writer waits for requests on their way (writer_expect) only while they keep coming:
+ * requests that never submit (a body sent slowly, a client gone) cannot stall commits. */
+static void test_expected_requests_that_never_come_do_not_stall_commits(void **state)
+{
+    (void)state;
+    char path[128], err[640];
+    snprintf(path, sizeof(path), "%s/linger.db", dir);
+    struct store *s = NULL;
+    struct writer *w = NULL;
+    assert_int_equal(store_open(path, &OPT, &s, err, sizeof(err)), IH_OK);
+    struct writer_options wo = {.batch_max = 8, .queue_max = 16};
+    assert_int_equal(writer_start(s, &wo, &w), IH_OK);
+    struct store_event ev;
+    fill_event(&ev, "l-0", "{\"a\":0}"); /* a first commit: the writer knows how long one takes */
+    assert_int_equal(run_job(w, &ev.job), IH_OK);
+    events_clear(&ev);
+    double one = 0, t0 = mono_s();
+    fill_event(&ev, "l-1", "{\"a\":1}");
+    assert_int_equal(run_job(w, &ev.job), IH_OK);
+    events_clear(&ev);
+    one = mono_s() - t0;
+
+    for (int i = 0; i < 100; i++)
+        writer_expect(w); /* a hundred requests that will never submit */
+    t0 = mono_s();
+    for (int i = 2; i < 12; i++) {
+        char key[16], payload[32];
+        snprintf(key, sizeof(key), "l-%d", i);
+        snprintf(payload, sizeof(payload), "{\"a\":%d}", i);
+        fill_event(&ev, key, payload);
+        assert_int_equal(run_job(w, &ev.job), IH_OK);
+        assert_int_equal(ev.outcome, EVENTS_INSERTED);
+        events_clear(&ev);
+    }
+    /* each waited at most one step (an eighth of a commit) for them; with a wide margin
+     * for a loaded machine: ten commits in less than forty times the time of one plus 2 s */
+    assert_true(mono_s() - t0 < 40 * one + 2.0);
+    for (int i = 0; i < 100; i++)
+        writer_unexpect(w);
+    writer_unexpect(NULL); /* no writer (no store): nothing to count */
+    writer_expect(NULL);
+
+    writer_free(w);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_sqlite_store_says_what_it_is),
         cmocka_unit_test(test_feed_positions_order_by_a_then_b),
         cmocka_unit_test(test_jobs_carry_a_kind),
+        cmocka_unit_test(test_expected_requests_that_never_come_do_not_stall_commits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
