@@ -1,7 +1,7 @@
 /* The writer: one thread commits every queued job in one transaction (group commit) and
  * then answers each, whichever backend holds the store. A job is backend-neutral data
- * with a kind; each backend runs a batch its own way (SQLite: each job in its own
- * SAVEPOINT, so one failing job does not sink the batch). See src/store/GROUP_COMMIT.md. */
+ * with a kind; each backend runs a batch its own way (SQLite: each job of several
+ * statements in its own SAVEPOINT, so one failing job does not sink the batch). See src/store/GROUP_COMMIT.md. */
 #ifndef ISSUERHOOK_WRITER_H
 #define ISSUERHOOK_WRITER_H
 

@@ -1,6 +1,6 @@
 /* Group commit, on every backend. Requests enqueue jobs; this thread takes everything
  * queued (up to batch_max) and hands the batch to the backend, which commits it in one
- * transaction (SQLite: each job in its own SAVEPOINT inside one IMMEDIATE transaction,
+ * transaction (SQLite: each job all or nothing inside one IMMEDIATE transaction,
  * one fsync with synchronous=FULL), then calls every job's done. A job's done runs only
  * after its data is durable, or with the error that kept it from being so.
  * The writer also keeps the store's state (state.c): after a failure it tries again

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "issuerhook/crypto.h"
 #include "issuerhook/events.h"
 #include "issuerhook/feed.h"
@@ -269,6 +270,60 @@ static void test_jobs_carry_a_kind(void **state)
     store_close(s);
 }
 
+/* One batch straight to the SQLite backend: a job that fails on its own leaves nothing of
+ * itself, whether it ran in a savepoint (a domain event: a serial, then the record) or
+ * without one (an event: one statement), and the jobs around it are stored. */
+static void test_a_job_that_fails_alone_leaves_nothing_of_itself(void **state)
+{
+    (void)state;
+    char path[128], err[640];
+    snprintf(path, sizeof(path), "%s/alone.db", dir);
+    struct store *s = NULL;
+    struct backend_writer *bw = NULL;
+    assert_int_equal(store_open(path, &OPT, &s, err, sizeof(err)), IH_OK);
+    assert_int_equal(s->ops->writer_attach(s, &bw), IH_OK);
+    struct store_event ev[5];
+    fill_event(&ev[0], "a-0", "{\"a\":0}");
+    fill_event(&ev[1], "a-1", "{\"a\":1}"); /* no payload: its INSERT fails (NOT NULL) */
+    free(ev[1].payload);
+    ev[1].payload = NULL;
+    fill_event(&ev[2], "a-2", "{\"a\":2}"); /* a domain event: its serial is written, then its INSERT fails */
+    ev[2].source = "amiko.domain_event";
+    ev[2].has_serial = true;
+    ev[2].entity_type = strdup("case");
+    ev[2].entity_id = strdup("c-1");
+    ev[2].serial = 7;
+    free(ev[2].payload);
+    ev[2].payload = NULL;
+    fill_event(&ev[3], "a-3", "{\"a\":3}");
+    fill_event(&ev[4], "a-4", "{\"a\":4}"); /* the same entity again: no serial was kept */
+    ev[4].source = "amiko.domain_event";
+    ev[4].has_serial = true;
+    ev[4].entity_type = strdup("case");
+    ev[4].entity_id = strdup("c-1");
+    ev[4].serial = 3;
+    for (int i = 0; i < 4; i++)
+        ev[i].job.next = &ev[i + 1].job;
+    struct store_error e;
+    assert_int_equal(s->ops->writer_run(bw, &ev[0].job, 5, &e), BATCH_COMMITTED);
+    assert_int_equal(ev[0].job.rc, IH_OK);
+    assert_int_not_equal(ev[1].job.rc, IH_OK);
+    assert_int_not_equal(ev[2].job.rc, IH_OK);
+    assert_int_equal(ev[3].job.rc, IH_OK);
+    assert_int_equal(ev[4].job.rc, IH_OK);
+    assert_int_equal(ev[4].serial_last, -1); /* the failed job's serial 7 is not there */
+    assert_int_equal(ev[4].serial_note, EVENTS_SERIAL_NONE);
+    s->ops->writer_detach(bw);
+    for (int i = 0; i < 5; i++)
+        events_clear(&ev[i]);
+
+    int64_t seen[2] = {0, 0};
+    struct feed_scan_result res;
+    assert_int_equal(feed_scan_commit_order(s, (struct feed_pos){0, 0}, 10, count_row, seen, &res), IH_OK);
+    assert_int_equal(seen[0], 3); /* a-0, a-3, a-4 */
+    store_close(s);
+}
+
 static double mono_s(void)
 {
     struct timespec ts;
@@ -330,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_sqlite_store_says_what_it_is),
         cmocka_unit_test(test_feed_positions_order_by_a_then_b),
         cmocka_unit_test(test_jobs_carry_a_kind),
+        cmocka_unit_test(test_a_job_that_fails_alone_leaves_nothing_of_itself),
         cmocka_unit_test(test_expected_requests_that_never_come_do_not_stall_commits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -137,15 +137,27 @@ static bool job_store_error(struct backend_writer *w, struct writer_job *j, stru
     return true;
 }
 
+/* A job that writes with one statement at most: an event without a serial is one INSERT,
+ * or (when its key exists) a SELECT and at most one UPDATE. A statement is all or nothing
+ * by itself, so such a job needs no savepoint of its own: when it fails, it wrote nothing.
+ * (Two statements more per job, and the copies of the pages it touches that a savepoint
+ * keeps to undo them, are a good part of a small job's cost.) */
+static bool one_statement(const struct writer_job *j)
+{
+    return j->kind == WRITER_JOB_EVENT && !((const struct store_event *)j)->has_serial;
+}
+
 static void run_jobs(struct backend_writer *w, struct writer_job *batch, struct store_error *first, bool *store_err)
 {
     static const char SAVE[] = "SAVEPOINT job", RELEASE[] = "RELEASE job", UNDO[] = "ROLLBACK TO job";
     struct store_error e;
     for (struct writer_job *j = batch; j; j = j->next) {
-        int rc = exec(w, SAVE);
+        bool save = !one_statement(j);
+        int rc = save ? exec(w, SAVE) : SQLITE_OK;
         j->rc = rc == SQLITE_OK ? apply(&w->txn, j) : db_status(rc);
         if (j->rc == IH_OK) {
-            exec(w, RELEASE);
+            if (save)
+                exec(w, RELEASE);
             continue;
         }
         bool store = job_store_error(w, j, &e);
@@ -156,8 +168,10 @@ static void run_jobs(struct backend_writer *w, struct writer_job *batch, struct 
         }
         if (sqlite3_get_autocommit(w->txn.conn))
             return; /* SQLite rolled the whole transaction back (disk full, I/O error) */
-        exec(w, UNDO);
-        exec(w, RELEASE);
+        if (save) {
+            exec(w, UNDO);
+            exec(w, RELEASE);
+        }
     }
 }
 
