@@ -345,6 +345,22 @@ double metric_value(const struct daemon *d, const char *sample)
     return v;
 }
 
+char *amiko_booking(const char *booking_id, const char *amount)
+{
+    char *s = NULL;
+    if (asprintf(&s,
+                 "{\"agentOidcId\":\"61f925fa-653b-46f0-9117-d03040e9b775\",\"amikoBookingId\":\"%s\","
+                 "\"amikoCaseType\":\"fraud\",\"bookingAmount\":\"%s\",\"isFullAmount\":false,"
+                 "\"currencyCode\":\"840\",\"currencyCodeAlpha\":\"USD\","
+                 "\"cardId\":\"b8ba25f3-c945-4ed0-9d4d-e3153a0dd048\",\"bookingTarget\":\"card_account\","
+                 "\"bookingOperation\":\"credit\",\"bookingReason\":\"credit_temporary_refund\","
+                 "\"disputeReasonCode\":\"4880\",\"transactionLifecycle\":\"dispute_submitted\","
+                 "\"bookingReference\":[],\"transaction\":{\"scheme\":\"mastercard\",\"MCC\":\"5812\"}}",
+                 booking_id, amount) < 0)
+        return NULL;
+    return s;
+}
+
 char *amiko_event(const char *event_id, const char *type)
 {
     char *s = NULL;
@@ -452,18 +468,37 @@ bool daemon_log_sync(const struct daemon *d)
     if (!http_get(d, "/health", h, &r))
         return false;
     http_resp_free(&r);
-    for (int i = 0; i < 250; i++) { /* the lines keep their order: once this one is in, all are */
-        FILE *f = fopen(d->log, "r");
-        char line[8192];
-        bool found = false;
-        while (f && !found && fgets(line, sizeof(line), f))
-            found = strstr(line, tid) != NULL;
-        if (f)
-            fclose(f);
-        if (found)
+    return daemon_log_has(d, tid, 5000); /* the lines keep their order: once this one is in, all are */
+}
+
+/* The log is read whole (lines of any length) on each look. */
+static bool log_holds(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool found = false;
+    char buf[64 * 1024];
+    size_t keep = 0, n, nl = strlen(needle);
+    /* a needle may straddle two reads: the last nl-1 bytes of one are kept for the next */
+    while (!found && nl < sizeof(buf) && (n = fread(buf + keep, 1, sizeof(buf) - keep, f)) > 0) {
+        size_t have = keep + n;
+        found = memmem(buf, have, needle, nl) != NULL;
+        keep = have < nl - 1 ? have : nl - 1;
+        memmove(buf, buf + have - keep, keep);
+    }
+    fclose(f);
+    return found;
+}
+
+bool daemon_log_has(const struct daemon *d, const char *needle, int wait_ms)
+{
+    for (int waited = 0;; waited += 20) {
+        if (log_holds(d->log, needle))
             return true;
+        if (waited >= wait_ms)
+            return false;
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    return false;
 }

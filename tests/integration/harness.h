@@ -195,9 +195,14 @@ double metric_value(const struct daemon *d, const char *sample);
  * while it serves, lines are written by a thread of their own, a moment later (log.h).
  * It logs a GET /health of its own and waits for that line. False when it did not come. */
 bool daemon_log_sync(const struct daemon *d);
+/* Whether needle is in d->log, looking again every 20 ms until wait_ms have passed
+ * (0: one look, e.g. to show that something was never logged). */
+bool daemon_log_has(const struct daemon *d, const char *needle, int wait_ms);
 
 /* An Amiko event body with this eventId (caller frees). */
 char *amiko_event(const char *event_id, const char *type);
+/* A valid Amiko booking request with this amikoBookingId and bookingAmount (caller frees). */
+char *amiko_booking(const char *booking_id, const char *amount);
 /* POSTs a case_created event with eventId id (a fresh one when id is NULL) to
  * /events with headers; returns the status (-1: no answer). keep (may be NULL)
  * receives the answer, which the caller then frees. */

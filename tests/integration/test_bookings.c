@@ -27,22 +27,6 @@ static const char *const LEDGER[] = {"Content-Type: application/json", "X-API-Ke
 
 static char amiko_key[200], ledger_key[200], url_env[200];
 
-static char *booking(const char *id, const char *amount)
-{
-    char *s = NULL;
-    if (asprintf(&s,
-                 "{\"agentOidcId\":\"61f925fa-653b-46f0-9117-d03040e9b775\",\"amikoBookingId\":\"%s\","
-                 "\"amikoCaseType\":\"fraud\",\"bookingAmount\":\"%s\",\"isFullAmount\":false,"
-                 "\"currencyCode\":\"840\",\"currencyCodeAlpha\":\"USD\","
-                 "\"cardId\":\"b8ba25f3-c945-4ed0-9d4d-e3153a0dd048\",\"bookingTarget\":\"card_account\","
-                 "\"bookingOperation\":\"credit\",\"bookingReason\":\"credit_temporary_refund\","
-                 "\"disputeReasonCode\":\"4880\",\"transactionLifecycle\":\"dispute_submitted\","
-                 "\"bookingReference\":[],\"transaction\":{\"scheme\":\"mastercard\",\"MCC\":\"5812\"}}",
-                 id, amount) < 0)
-        return NULL;
-    return s;
-}
-
 /* Starts a daemon with the booking keys and a callback to rv (rv may be NULL). */
 static void start(struct daemon *d, struct receiver *rv, const char *extra1, const char *extra2)
 {
@@ -105,7 +89,7 @@ static void test_lifecycle(void **state)
     start(&d, rv, NULL, NULL);
     char id[37], path[128];
     test_uuid(id);
-    char *b = booking(id, "12.50");
+    char *b = amiko_booking(id, "12.50");
     json_t *j;
 
     /* Amiko asks: stored pending */
@@ -118,7 +102,7 @@ static void test_lifecycle(void **state)
     assert_int_equal(db_scalar(&d, sql), 1);
     /* a repeat answers the current state; another payload is a conflict */
     assert_int_equal(post(&d, "/bookings", AMIKO, b, NULL), 200);
-    char *other = booking(id, "13.00");
+    char *other = amiko_booking(id, "13.00");
     assert_int_equal(post(&d, "/bookings", AMIKO, other, &j), 409);
     assert_non_null(jstr(j, "error", "message"));
     json_decref(j);
@@ -239,7 +223,7 @@ static void booked_and_failed(struct daemon *d, char *id)
 {
     char path[128];
     test_uuid(id);
-    char *b = booking(id, "1.00");
+    char *b = amiko_booking(id, "1.00");
     assert_int_equal(post(d, "/bookings", AMIKO, b, NULL), 200);
     free(b);
     snprintf(path, sizeof(path), "/bookings/%s/result", id);

@@ -232,22 +232,6 @@ static long file_size(const char *path)
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
-static bool log_has(const struct daemon *d, const char *needle, int wait_ms)
-{
-    for (int waited = 0;; waited += 100) {
-        FILE *f = fopen(d->log, "r");
-        char line[4096];
-        bool found = false;
-        while (f && !found && fgets(line, sizeof(line), f))
-            found = strstr(line, needle) != NULL;
-        if (f)
-            fclose(f);
-        if (found || waited >= wait_ms)
-            return found;
-        sleep_ms(100);
-    }
-}
-
 static long status_from(int port, const char *source, const char *key)
 {
     char req[400];
@@ -358,7 +342,7 @@ static void test_failed_authentication_budget_and_bounded_log(void **state)
         fail_msg("%ld answered 401: more than the burst of 5 and %ld refills", n401, refills);
     assert_true(log_growth < 32 * 1024);
     /* what was not logged line by line is summarised with its count */
-    assert_true(log_has(&d, "\"msg\":\"repeated events not logged one by one\",\"kind\":\"unauthenticated\"", 12000));
+    assert_true(daemon_log_has(&d, "\"msg\":\"repeated events not logged one by one\",\"kind\":\"unauthenticated\"", 12000));
     assert_true(metric_value(&d, "issuerhook_log_lines_suppressed_total{kind=\"unauthenticated\"}") > 100);
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     daemon_cleanup(&d);

@@ -152,22 +152,6 @@ static char *amiko_v2(const char *id, const char *event_name)
     return s;
 }
 
-static char *booking(const char *id)
-{
-    char *s = NULL;
-    if (asprintf(&s,
-                 "{\"agentOidcId\":\"61f925fa-653b-46f0-9117-d03040e9b775\",\"amikoBookingId\":\"%s\","
-                 "\"amikoCaseType\":\"fraud\",\"bookingAmount\":\"12.50\",\"isFullAmount\":false,"
-                 "\"currencyCode\":\"840\",\"currencyCodeAlpha\":\"USD\","
-                 "\"cardId\":\"b8ba25f3-c945-4ed0-9d4d-e3153a0dd048\",\"bookingTarget\":\"card_account\","
-                 "\"bookingOperation\":\"credit\",\"bookingReason\":\"credit_temporary_refund\","
-                 "\"disputeReasonCode\":\"4880\",\"transactionLifecycle\":\"dispute_submitted\","
-                 "\"bookingReference\":[],\"transaction\":{\"scheme\":\"mastercard\",\"MCC\":\"5812\"}}",
-                 id) < 0)
-        return NULL;
-    return s;
-}
-
 #define PAN_APPROVED "4929000011112222"
 #define PAN_DECLINED "5312345678904444"
 #define TAX_APPROVED "987-65-4321"
@@ -280,14 +264,14 @@ static void test_every_source_read_back(void **state)
     ex[n++] = (struct expected){"amikoDomainEvents", "domainUnknownEvent", ids[3], "feed-v2-unknown", false};
 
     /* two bookings: one completed, one failed */
-    b = booking(ids[4]);
+    b = amiko_booking(ids[4], "12.50");
     post_as("/bookings", "feed-booking-a", b, 200);
     free(b);
     ex[n++] = (struct expected){"bookings", "bookingRequested", ids[4], "feed-booking-a", false};
     snprintf(path, sizeof(path), "/bookings/%s/result", ids[4]);
     post_as(path, "feed-result-a", "{\"status\":\"completed\",\"issuerBookingId\":\"L-77\"}", 200);
     ex[n++] = (struct expected){"bookings", "bookingCompleted", ids[4], "feed-result-a", false};
-    b = booking(ids[5]);
+    b = amiko_booking(ids[5], "12.50");
     post_as("/bookings", "feed-booking-b", b, 200);
     free(b);
     ex[n++] = (struct expected){"bookings", "bookingRequested", ids[5], "feed-booking-b", false};
@@ -833,7 +817,7 @@ static void test_history_default_past_hour(void **state)
     post_history_events();
     char id[37];
     test_uuid(id);
-    char *b = booking(id);
+    char *b = amiko_booking(id, "12.50");
     post_as("/bookings", "feed-recent-booking", b, 200);
     free(b);
     json_t *j = get_ok("/banking/eventHistory?limit=10000");

@@ -237,23 +237,6 @@ static void reload_and_wait(void)
     assert_true(log_count("SIGHUP: ") > before);
 }
 
-static bool log_has(const char *needle)
-{
-    for (int i = 0; i < 250; i++) {
-        FILE *f = fopen(D.log, "r");
-        char line[4096];
-        bool found = false;
-        while (f && !found && fgets(line, sizeof(line), f))
-            found = strstr(line, needle) != NULL;
-        if (f)
-            fclose(f);
-        if (found)
-            return true;
-        sleep_ms(20);
-    }
-    return false;
-}
-
 static size_t sink(char *p, size_t sz, size_t n, void *arg)
 {
     (void)p;
@@ -300,7 +283,7 @@ static void test_reload_swaps_certificates_without_dropping(void **state)
     snprintf(cmd, sizeof(cmd), "cd '%s' && cp pki/server2.pem cert.pem && cp pki/server2.key key.pem", dir);
     assert_int_equal(system(cmd), 0);
     reload_and_wait();
-    assert_true(log_has("configuration reloaded"));
+    assert_true(daemon_log_has(&D, "configuration reloaded", 5000));
     assert_int_equal(on_kept(c, &conns), 200);
     assert_int_equal(conns, 0); /* the same connection, before and after */
     out = s_client("2>&1", &rc);
@@ -311,7 +294,7 @@ static void test_reload_swaps_certificates_without_dropping(void **state)
     snprintf(cmd, sizeof(cmd), "cd '%s' && cp pki/server.key key.pem", dir);
     assert_int_equal(system(cmd), 0);
     reload_and_wait();
-    assert_true(log_has("is not the key of the certificate"));
+    assert_true(daemon_log_has(&D, "is not the key of the certificate", 5000));
     out = s_client("2>&1", &rc);
     assert_non_null(strstr(out, "subject=CN = localhost-2\n"));
     free(out);

@@ -264,18 +264,6 @@ static size_t count_in(const char *path, const char *s)
     return n;
 }
 
-/* Waits up to 5 s for s in d's log (request lines are written after the answer). */
-static bool log_has(const struct daemon *d, const char *s)
-{
-    for (int i = 0; i < 250; i++) {
-        if (count_in(d->log, s) > 0)
-            return true;
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    return false;
-}
-
 /* Fails unless the test still runs inside the daemon's first JWKS_REFETCH_S. */
 static void assert_in_first_minute(void)
 {
@@ -548,9 +536,9 @@ static void test_api_key_beside_tokens(void **state)
 static void test_log_names_caller_not_token(void **state)
 {
     (void)state;
-    assert_true(log_has(&D, "\"principal\":\"jwt:IDP/" CLIENT "\""));
-    assert_true(log_has(&D, "\"principal\":\"jwt:RSA/" RSA_SUB "\""));
-    assert_true(log_has(&D, "\"principal\":\"CARD\""));
+    assert_true(daemon_log_has(&D, "\"principal\":\"jwt:IDP/" CLIENT "\"", 5000));
+    assert_true(daemon_log_has(&D, "\"principal\":\"jwt:RSA/" RSA_SUB "\"", 5000));
+    assert_true(daemon_log_has(&D, "\"principal\":\"CARD\"", 5000));
     /* everything written: stop the daemon, then look at its log and the store's files
      * (SQLite's database and WAL, or the PostgreSQL cluster's files and log) */
     assert_int_equal(daemon_stop(&D, SIGTERM), 0);
@@ -611,7 +599,7 @@ static void test_keys_unavailable_until_first_fetch(void **state)
     struct daemon b = {.extra_env = {env, card_env, "ISSUERHOOK_RETRY_AFTER=7", NULL}};
     assert_true(daemon_start(&b));
     double started = mono_s();
-    assert_true(log_has(&b, "\"msg\":\"cannot fetch the JWKS of a JWT issuer yet\""));
+    assert_true(daemon_log_has(&b, "\"msg\":\"cannot fetch the JWKS of a JWT issuer yet\"", 5000));
     const char *t = idp_token("\"scope\":\"cardAdapter/write\"");
     struct http_resp r;
 
@@ -652,10 +640,10 @@ static void test_keys_unavailable_until_first_fetch(void **state)
     assert_int_equal(st, 200);
     assert_true(took < 3.0);
     assert_int_equal(hits(rv), 1);
-    assert_true(log_has(&b, "\"msg\":\"fetched the JWKS after failed attempts\""));
+    assert_true(daemon_log_has(&b, "\"msg\":\"fetched the JWKS after failed attempts\"", 5000));
     assert_int_equal(post_cards(&b, t, NULL, 1, NULL), 200);
     assert_int_equal(hits(rv), 1);
-    assert_true(log_has(&b, "\"principal\":\"jwt:IDP/" CLIENT "\""));
+    assert_true(daemon_log_has(&b, "\"principal\":\"jwt:IDP/" CLIENT "\"", 5000));
     long long keys_unavailable = (long long)auth_failures(&b, "keys_unavailable");
     tries = count_in(b.log, "\"msg\":\"cannot fetch the JWKS\"");
 

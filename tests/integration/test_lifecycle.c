@@ -132,25 +132,6 @@ static void test_sigterm_exits_zero_and_keeps_data(void **state)
     daemon_cleanup(&d);
 }
 
-/* Waits until the daemon's log holds needle (a SIGHUP's outcome). */
-static bool log_has(const struct daemon *d, const char *needle)
-{
-    for (int i = 0; i < 250; i++) {
-        FILE *f = fopen(d->log, "r");
-        char line[4096];
-        bool found = false;
-        while (f && !found && fgets(line, sizeof(line), f))
-            found = strstr(line, needle) != NULL;
-        if (f)
-            fclose(f);
-        if (found)
-            return true;
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    return false;
-}
-
 static void write_conf(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -215,15 +196,15 @@ static void test_sighup_reloads_keys(void **state)
     snprintf(text, sizeof(text), "# rotated\n%s\n", new_line);
     write_conf(path, text);
     kill(d.pid, SIGHUP);
-    assert_true(log_has(&d, "configuration reloaded"));
+    assert_true(daemon_log_has(&d, "configuration reloaded", 5000));
     assert_int_equal(post_on(c, d.port, "new-partner-key", &conns), 200);
     assert_int_equal(conns, 0); /* the same connection served before and after */
     assert_int_equal(post_on(probe, d.port, "old-partner-key", &probe_conns), 401);
 
     write_conf(path, "ISSUERHOOK_THREADS=zero\n");
     kill(d.pid, SIGHUP);
-    assert_true(log_has(&d, "the new configuration is refused"));
-    assert_true(log_has(&d, "ISSUERHOOK_THREADS"));
+    assert_true(daemon_log_has(&d, "the new configuration is refused", 5000));
+    assert_true(daemon_log_has(&d, "ISSUERHOOK_THREADS", 5000));
     assert_int_equal(post_on(c, d.port, "new-partner-key", &conns), 200); /* the old settings stay */
     curl_easy_cleanup(c);
     curl_easy_cleanup(probe);
@@ -370,13 +351,13 @@ static void test_watchdog_stops_while_the_writer_is_stuck(void **state)
     assert_int_equal(pthread_create(&t, NULL, post_one, &p), 0);
     watchdog_pings(fd, 3500);                /* the last pings from before the writer stuck */
     assert_int_equal(watchdog_pings(fd, 2500), 0);
-    assert_true(log_has(&d, "pings withheld"));
+    assert_true(daemon_log_has(&d, "pings withheld", 5000));
 
     store_unlock(other);
     pthread_join(t, NULL);
     assert_int_equal(p.status, 200); /* waited for, not lost */
     assert_true(watchdog_pings(fd, 2500) >= 1);
-    assert_true(log_has(&d, "pings resumed"));
+    assert_true(daemon_log_has(&d, "pings resumed", 5000));
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     daemon_cleanup(&d);
     manager_close(&m);
@@ -453,7 +434,7 @@ static void test_online_backup_and_restore(void **state)
     snprintf(restore, sizeof(restore), "ISSUERHOOK_DB=%s", dest);
     struct daemon r = {.extra_env = {restore, NULL}};
     assert_false(daemon_start(&r));
-    assert_true(log_has(&r, "is not the key this database's tokens are made with"));
+    assert_true(daemon_log_has(&r, "is not the key this database's tokens are made with", 5000));
     /* with its key beside it (the key is backed up apart: issuerhookd backup never copies
      * it), a daemon on the copy knows what it holds (a replay is no new row) */
     snprintf(cmd, sizeof(cmd), "cp '%s/var/pan.dev.key' '%s/pan.dev.key'", d.dir, d.dir);

@@ -259,22 +259,6 @@ static void *post_main(void *arg)
     return NULL;
 }
 
-static char *booking(const char *id)
-{
-    char *s = NULL;
-    if (asprintf(&s,
-                 "{\"agentOidcId\":\"61f925fa-653b-46f0-9117-d03040e9b775\",\"amikoBookingId\":\"%s\","
-                 "\"amikoCaseType\":\"fraud\",\"bookingAmount\":\"12.50\",\"isFullAmount\":false,"
-                 "\"currencyCode\":\"840\",\"currencyCodeAlpha\":\"USD\","
-                 "\"cardId\":\"b8ba25f3-c945-4ed0-9d4d-e3153a0dd048\",\"bookingTarget\":\"card_account\","
-                 "\"bookingOperation\":\"credit\",\"bookingReason\":\"credit_temporary_refund\","
-                 "\"disputeReasonCode\":\"4880\",\"transactionLifecycle\":\"dispute_submitted\","
-                 "\"bookingReference\":[],\"transaction\":{\"scheme\":\"mastercard\",\"MCC\":\"5812\"}}",
-                 id) < 0)
-        return NULL;
-    return s;
-}
-
 static const char *const AMIKO[] = {"Content-Type: application/json", "X-API-Key: " KEY_FULL,
                                     "tracing-id: multinode", NULL};
 static const char *const BOOKER[] = {"Content-Type: application/json", "X-API-Key: " NODES_BOOKING_SECRET,
@@ -298,7 +282,7 @@ static void test_held_transaction_is_not_passed(void **state)
              bid);
     assert_true(db_session_exec(s, sql));
     struct follow *f = follower();
-    char *body = booking(bid);
+    char *body = amiko_booking(bid, "12.50");
     struct poster held = {node(0), "/bookings", body, BOOKER, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, post_main, &held), 0);

@@ -181,22 +181,6 @@ static void test_other_payload_is_409_on_either_node(void **state)
     free(other);
 }
 
-static char *booking(const char *id)
-{
-    char *s = NULL;
-    if (asprintf(&s,
-                 "{\"agentOidcId\":\"61f925fa-653b-46f0-9117-d03040e9b775\",\"amikoBookingId\":\"%s\","
-                 "\"amikoCaseType\":\"fraud\",\"bookingAmount\":\"12.50\",\"isFullAmount\":false,"
-                 "\"currencyCode\":\"840\",\"currencyCodeAlpha\":\"USD\","
-                 "\"cardId\":\"b8ba25f3-c945-4ed0-9d4d-e3153a0dd048\",\"bookingTarget\":\"card_account\","
-                 "\"bookingOperation\":\"credit\",\"bookingReason\":\"credit_temporary_refund\","
-                 "\"disputeReasonCode\":\"4880\",\"transactionLifecycle\":\"dispute_submitted\","
-                 "\"bookingReference\":[],\"transaction\":{\"scheme\":\"mastercard\",\"MCC\":\"5812\"}}",
-                 id) < 0)
-        return NULL;
-    return s;
-}
-
 static long post(struct daemon *d, const char *path, const char *const *h, const char *body)
 {
     struct http_resp r;
@@ -216,7 +200,7 @@ static void test_booking_result_on_the_other_node(void **state)
     (void)state;
     char id[37], path[128], sql[300];
     test_uuid(id);
-    char *b = booking(id);
+    char *b = amiko_booking(id, "12.50");
     assert_int_equal(post(node(0), "/bookings", BOOKER, b), 200);
     snprintf(path, sizeof(path), "/bookings/%s/result", id);
     assert_int_equal(post(node(1), path, LEDGER, COMPLETED), 200);
@@ -228,7 +212,7 @@ static void test_booking_result_on_the_other_node(void **state)
     free(b);
     for (int round = 0; round < 10; round++) {
         test_uuid(id);
-        b = booking(id);
+        b = amiko_booking(id, "12.50");
         assert_int_equal(post(node(round % 2), "/bookings", BOOKER, b), 200);
         snprintf(path, sizeof(path), "/bookings/%s/result", id);
         struct poster x = {.path = path, .body = COMPLETED, .headers = LEDGER};
@@ -254,7 +238,7 @@ static void booked_and_resulted(size_t n, char (*ids)[37])
     for (size_t i = 0; i < n; i++) {
         char path[128];
         test_uuid(ids[i]);
-        char *b = booking(ids[i]);
+        char *b = amiko_booking(ids[i], "12.50");
         assert_int_equal(post(node(i % 2), "/bookings", BOOKER, b), 200);
         snprintf(path, sizeof(path), "/bookings/%.36s/result", ids[i]);
         assert_int_equal(post(node((i + 1) % 2), path, LEDGER, i % 3 ? COMPLETED : FAILED), 200);
@@ -347,7 +331,7 @@ static void test_dead_node_leaves_its_callbacks_after_the_lease(void **state)
     for (size_t i = 0; i < NL; i++) { /* all on node 0 */
         char path[128];
         test_uuid(ids[i]);
-        char *b = booking(ids[i]);
+        char *b = amiko_booking(ids[i], "12.50");
         assert_int_equal(post(node(0), "/bookings", BOOKER, b), 200);
         snprintf(path, sizeof(path), "/bookings/%.36s/result", ids[i]);
         assert_int_equal(post(node(0), path, LEDGER, COMPLETED), 200);

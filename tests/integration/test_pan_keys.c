@@ -61,18 +61,6 @@ static void make_key(const char *path, unsigned char fill, mode_t mode, char id[
     }
 }
 
-static bool log_has(const struct daemon *d, const char *needle)
-{
-    FILE *f = fopen(d->log, "r");
-    char line[4096];
-    bool found = false;
-    while (f && !found && fgets(line, sizeof(line), f))
-        found = strstr(line, needle) != NULL;
-    if (f)
-        fclose(f);
-    return found;
-}
-
 static long post_card(const struct daemon *d, const char *pan)
 {
     char body[700];
@@ -168,7 +156,7 @@ static void test_credential_rotation_and_lookup(void **state)
     struct daemon d = {.extra_env = {card_key, ev_creds, "ISSUERHOOK_PAN_KEY_DEVELOPMENT=false",
                                      "ISSUERHOOK_PAN_KEY_FILE=", NULL}};
     assert_true(daemon_start(&d));
-    assert_false(log_has(&d, "DEVELOPMENT PAN KEY"));
+    assert_false(daemon_log_has(&d, "DEVELOPMENT PAN KEY", 0));
     assert_int_equal(post_card(&d, PAN_X), 200);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM pan_keys WHERE is_current AND key_id = '%s'", ida);
     assert_int_equal(db_scalar(&d, sql), 1);
@@ -183,7 +171,7 @@ static void test_credential_rotation_and_lookup(void **state)
     d.extra_env[4] = ev_prev;
     d.extra_env[5] = NULL;
     assert_true(daemon_start(&d));
-    assert_true(log_has(&d, "PAN key rotated"));
+    assert_true(daemon_log_has(&d, "PAN key rotated", 0));
     assert_int_equal(post_card(&d, PAN_Y), 200);
     snprintf(sql, sizeof(sql),
              "SELECT (SELECT count(*) FROM pan_keys WHERE is_current AND key_id = '%s') + "

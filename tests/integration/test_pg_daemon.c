@@ -141,34 +141,6 @@ static long long num(PGconn *c, const char *sql)
     return v;
 }
 
-static bool log_has(const struct daemon *d, const char *needle)
-{
-    FILE *f = fopen(d->log, "r");
-    char line[8192];
-    bool found = false;
-    while (f && !found && fgets(line, sizeof(line), f))
-        found = strstr(line, needle) != NULL;
-    if (f)
-        fclose(f);
-    return found;
-}
-
-static char *booking_body(const char *id, const char *amount)
-{
-    char *s = NULL;
-    if (asprintf(&s,
-                 "{\"agentOidcId\":\"61f925fa-653b-46f0-9117-d03040e9b775\",\"amikoBookingId\":\"%s\","
-                 "\"amikoCaseType\":\"fraud\",\"bookingAmount\":\"%s\",\"isFullAmount\":false,"
-                 "\"currencyCode\":\"840\",\"currencyCodeAlpha\":\"USD\","
-                 "\"cardId\":\"b8ba25f3-c945-4ed0-9d4d-e3153a0dd048\",\"bookingTarget\":\"card_account\","
-                 "\"bookingOperation\":\"credit\",\"bookingReason\":\"credit_temporary_refund\","
-                 "\"disputeReasonCode\":\"4880\",\"transactionLifecycle\":\"dispute_submitted\","
-                 "\"bookingReference\":[],\"transaction\":{\"scheme\":\"mastercard\",\"MCC\":\"5812\"}}",
-                 id, amount) < 0)
-        return NULL;
-    return s;
-}
-
 static const char DOMAIN_EVENT[] =
     "{\"header\":{\"eventId\":\"%s\",\"generatedAt\":0,\"entity\":{\"type\":\"case\",\"id\":\"c-1\"},"
     "\"serial\":%d,\"causedBy\":\"agent\",\"agentId\":\"61f925fa-653b-46f0-9117-d03040e9b775\"},"
@@ -222,7 +194,7 @@ static void test_every_route(void **state)
     snprintf(b, sizeof(b), DOMAIN_EVENT, id, 2);
     new_replay_conflict(&d, "/domain-events", a, b);
     test_uuid(id);
-    char *bk = booking_body(id, "12.50"), *bk2 = booking_body(id, "13.00");
+    char *bk = amiko_booking(id, "12.50"), *bk2 = amiko_booking(id, "13.00");
     new_replay_conflict(&d, "/bookings", bk, bk2);
     snprintf(a, sizeof(a), CARDS, "4242424242424242");
     snprintf(b, sizeof(b), CARDS, "5555555555554444");
@@ -299,9 +271,9 @@ static void test_every_route(void **state)
     assert_int_equal(num(c, "SELECT count(*) FROM outbox WHERE state = 'delivered' AND attempts = 1"), 1);
     PQfinish(c);
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
-    assert_true(log_has(&d, "\"database ready\""));
-    assert_false(log_has(&d, URI_SECRET));
-    assert_false(log_has(&d, "4242424242424242"));
+    assert_true(daemon_log_has(&d, "\"database ready\"", 0));
+    assert_false(daemon_log_has(&d, URI_SECRET, 0));
+    assert_false(daemon_log_has(&d, "4242424242424242", 0));
     free(bk);
     free(bk2);
     daemon_cleanup(&d);
@@ -345,7 +317,7 @@ static void test_stopped_then_back(void **state)
     assert_true(http_get(&d, "/health", NULL, &r));
     assert_int_equal(r.status, 200);
     http_resp_free(&r);
-    assert_true(log_has(&d, "the store takes writes again"));
+    assert_true(daemon_log_has(&d, "the store takes writes again", 0));
     free(ev);
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     daemon_cleanup(&d);
@@ -370,7 +342,7 @@ static void test_started_while_down(void **state)
     for (double t0 = now_s(); st != 200 && now_s() - t0 < 20; usleep(200000))
         st = post_event(&d, H, NULL, NULL);
     assert_int_equal(st, 200);
-    assert_true(log_has(&d, "the PAN key matches the database"));
+    assert_true(daemon_log_has(&d, "the PAN key matches the database", 0));
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     daemon_cleanup(&d);
 }
