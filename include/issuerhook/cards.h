@@ -10,8 +10,18 @@
 #include "issuerhook/tokenize.h"
 #include "issuerhook/writer.h"
 
+/* An item's record key: its occurredAt in ms since the epoch (13 digits, zero-padded) and
+ * the hex SHA-256 of the item with its card data tokenized, "1727769362375-<64 hex>"; the
+ * hex alone when occurredAt is before 1970 (occurred_ms < 0, stored as NULL). The hash
+ * alone decides what is a repeat (occurredAt is part of what it hashes); the time in front
+ * keeps the keys of a batch together in the (source, idem_key) index, so that its items
+ * are inserted into a few pages at the index's end rather than one random page each.
+ * migrations 0008 rewrote the keys stored before, the same way, on both backends. */
+#define CARDS_KEY_MAX (20 + 1 + 2 * CRYPTO_SHA256_LEN)
+void cards_item_key(int64_t occurred_ms, const unsigned char hash[CRYPTO_SHA256_LEN], char out[CARDS_KEY_MAX + 1]);
+
 struct card_item {
-    struct store_event ev; /* the record; ev.key is the hex hash of the tokenized item */
+    struct store_event ev; /* the record; ev.key is cards_item_key's */
     struct pan_token pan;
     bool has_tax_id;
     char tax_id_token[TOKENIZE_TOKEN_LEN + 1];

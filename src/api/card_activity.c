@@ -138,13 +138,13 @@ static ih_status map_item(const struct app *app, struct request *r, const char *
     struct store_event *ev = &out->ev;
     ev->job.kind = WRITER_JOB_EVENT;
     ev->source = SOURCE;
-    crypto_hex(h, sizeof(h), ev->key);
-    memcpy(ev->hash, h, sizeof(h));
-    snprintf(ev->tracing_id, sizeof(ev->tracing_id), "%s", request_tracing_id(r));
-    ev->received_ms = request_received_ms(r);
     const char *occurred = json_string_value(json_object_get(item, "occurredAt"));
     if (!occurred || !timefmt_parse_rfc3339_utc(occurred, strlen(occurred), &ev->occurred_ms))
         ev->occurred_ms = -1;
+    cards_item_key(ev->occurred_ms, h, ev->key);
+    memcpy(ev->hash, h, sizeof(h));
+    snprintf(ev->tracing_id, sizeof(ev->tracing_id), "%s", request_tracing_id(r));
+    ev->received_ms = request_received_ms(r);
     ev->type = strdup(json_string_value(json_object_get(item, "activityType")));
     ev->status = 200;
     ev->response = strdup("");

@@ -5,7 +5,11 @@
 -- Every request is a POST of a valid card-activity batch of ITEMS (default 1000, the most the
 -- contract allows) distinct items: each item's customerId is made of a per-run nonce, the wrk
 -- thread number and a per-thread counter, so every item is a new record (no replays). Every
--- item carries the same test card number, which the daemon tokenizes and masks.
+-- item carries the same test card number, which the daemon tokenizes and masks, unless
+-- CARD_PANS (environment) asks for more: then each item's card number is one of that many,
+-- drawn at random. Each item's occurredAt is 1 ms after the last one's, from the start of the
+-- run (activities reported in the order they happened), or with CARD_OCCURRED=same the
+-- seed's one timestamp for every item.
 --
 -- done() prints the same key=value lines as events.lua, plus items= (items per request).
 
@@ -32,11 +36,25 @@ statuses = {}
 items = 1000
 
 local api_key
-local item_fmt = '{"customerId":"c%s.%d.%d","cardId":"ca0sf8ds0af","pan":"4242424242424242",'
+local item_fmt = '{"customerId":"c%s.%d.%d","cardId":"ca0sf8ds0af","pan":"%s",'
   .. '"activityType":"declined","reasonCode":"transactionLimitSurpassed",'
   .. '"reason":"The per transaction limit was surpassed","amount":{"value":"5555.55","currency":"USD"},'
   .. '"merchant":{"category":"shopping.other","name":"Amazon","address":{"regionCode":"WA","countryCode":"US"}},'
-  .. '"occurredAt":"2024-10-01T07:56:02.375Z","location":"onlineMerchant"}'
+  .. '"occurredAt":"%s","location":"onlineMerchant"}'
+local pans = math.max(1, math.floor(tonumber(os.getenv("CARD_PANS") or "1") or 1))
+local rising = os.getenv("CARD_OCCURRED") ~= "same"
+local start_s = os.time()
+
+local function pan(n)
+  if pans == 1 then return "4242424242424242" end
+  return string.format("4%015d", math.random(0, pans - 1))
+end
+
+local function occurred(n)
+  if not rising then return "2024-10-01T07:56:02.375Z" end
+  local ms = n -- each thread counting up from the run's start
+  return os.date("!%Y-%m-%dT%H:%M:%S", start_s + math.floor(ms / 1000)) .. string.format(".%03dZ", ms % 1000)
+end
 
 function init(args)
   api_key = args[1] or os.getenv("IH_BENCH_API_KEY") or ""
@@ -47,7 +65,7 @@ function request()
   local parts = {}
   for i = 1, items do
     counter = counter + 1
-    parts[i] = string.format(item_fmt, nonce, tid, counter)
+    parts[i] = string.format(item_fmt, nonce, tid, counter, pan(counter), occurred(counter))
   end
   local body = '{"institutionId":"TIBURON","items":[' .. table.concat(parts, ",") .. "]}"
   return wrk.format("POST", nil, {

@@ -22,6 +22,8 @@
 #   CARD_DURATION [DURATION] seconds of card-activity load (0: none)
 #   CARD_CONNECTIONS [4]   wrk connections for it (one wrk thread)
 #   CARD_ITEMS [1000]      items per card-activity batch (1 to 1000)
+#   CARD_PANS [1]          distinct card numbers the items draw from (cards.lua)
+#   CARD_OCCURRED [rising] same: every item with the seed's one occurredAt (cards.lua)
 #   LOG_LEVEL [info]       the daemon's ISSUERHOOK_LOG_LEVEL (info: a line per request, as by default)
 # Everything listens on 127.0.0.1 only. Results: stdout and BUILD_DIR/bench-summary.txt.
 set -euo pipefail

@@ -159,9 +159,9 @@ static bool run_cards(struct store *s, struct backend_writer *bw, unsigned long 
         (*next)++;
         unsigned char h[CRYPTO_SHA256_LEN];
         crypto_sha256(payload, strlen(payload), h);
-        char hex[2 * CRYPTO_SHA256_LEN + 1];
-        crypto_hex(h, sizeof(h), hex);
-        fill_event(&it->ev, "apiture.card_activity", hex, payload, occ);
+        char key[CARDS_KEY_MAX + 1];
+        cards_item_key(occ, h, key);
+        fill_event(&it->ev, "apiture.card_activity", key, payload, occ);
         memcpy(it->ev.hash, h, sizeof(h));
         char tok[64];
         snprintf(tok, sizeof(tok), "pan-%llu", pan);

@@ -1,5 +1,6 @@
 /* POST /system/incomingCardActivity against the real daemon: a 1,000-item batch
- * stored once even when posted twice, a batch with one bad item stores nothing,
+ * stored once even when posted twice, also when retried across the upgrade that put each
+ * item's occurredAt in front of its key (migration 0008), a batch with one bad item stores nothing,
  * Idempotency-Key, rate limiting, card numbers in free text masked, and afterwards no
  * test PAN or tax id anywhere in the database, its WAL, the log or the feed. */
 #include <setjmp.h>
@@ -120,6 +121,44 @@ static void test_thousand_items_stored_once(void **state)
              pan, pan + 12, pan, pan + 12);
     assert_int_equal(db_scalar(&D, sql), 1);
     free(b);
+}
+
+/* Keys are made as cards_item_key says (occurredAt in ms, then the hash); a batch stored
+ * before that (schema 7: the hex hash alone) and retried after the upgrade is still a repeat,
+ * item by item: migration 0008 rewrote the stored keys the same way. */
+static void test_batch_retried_across_the_key_upgrade_is_a_repeat(void **state)
+{
+    (void)state;
+    static const char NEW_KEYS[] = "SELECT count(*) FROM records WHERE source = 'apiture.card_activity' AND "
+                                   "idem_key = printf('%013d-', occurred_at) || lower(hex(payload_sha256))";
+    struct daemon d = {0};
+    d.extra_env[0] = card_key;
+    d.extra_env[1] = NULL;
+    assert_true(daemon_start(&d));
+    char *b = batch(5000, 50, -1);
+    struct http_resp r;
+    assert_true(http_post(&d, "/system/incomingCardActivity", CARD, b, strlen(b), &r));
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+    assert_int_equal(db_scalar(&d, NEW_KEYS), 50);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+
+    /* the database as schema 7 left it */
+    assert_true(db_exec(&d, "UPDATE records SET idem_key = lower(hex(payload_sha256))"
+                            " WHERE source = 'apiture.card_activity';"
+                            " DELETE FROM schema_migrations WHERE version = 8;"));
+    assert_int_equal(db_scalar(&d, NEW_KEYS), 0);
+    assert_true(daemon_start(&d)); /* the upgrade: 0008 runs */
+    assert_int_equal(db_scalar(&d, NEW_KEYS), 50);
+    assert_true(http_post(&d, "/system/incomingCardActivity", CARD, b, strlen(b), &r));
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM records WHERE source = 'apiture.card_activity'"), 50);
+    assert_int_equal(db_scalar(&d, "SELECT sum(duplicates) FROM records WHERE source = 'apiture.card_activity'"), 50);
+    assert_int_equal(db_scalar(&d, "SELECT count(*) FROM card_activities"), 50);
+    free(b);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
 }
 
 static void test_one_bad_item_stores_nothing(void **state)
@@ -355,6 +394,8 @@ int main(void)
 {
     const struct ih_test tests[] = {
         IH_TEST(cmocka_unit_test(test_thousand_items_stored_once)),
+        IH_SQLITE_TEST(cmocka_unit_test(test_batch_retried_across_the_key_upgrade_is_a_repeat),
+                       "rewinds the schema with SQLite's SQL; test_pg_daemon has the PostgreSQL twin"),
         IH_TEST(cmocka_unit_test(test_one_bad_item_stores_nothing)),
         IH_TEST(cmocka_unit_test(test_too_few_digits_is_400)),
         IH_TEST(cmocka_unit_test(test_idempotency_key)),

@@ -5,7 +5,8 @@
  * with Retry-After while PostgreSQL is stopped, /health naming postgresql:responseTime,
  * then recovery without a restart, also for a daemon started while it was down; nothing
  * acknowledged lost across a crash of the server under load; `migrate` and `backup` on
- * PostgreSQL; a node with another PAN key refusing to start. The whole suite's run on both backends is the harness's; these
+ * PostgreSQL; a node with another PAN key refusing to start; card item keys upgraded by
+ * migration 0008 so that a batch retried across it is still a repeat. The whole suite's run on both backends is the harness's; these
  * are the PostgreSQL store's own. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -457,6 +458,55 @@ static void test_commands_and_the_pan_key(void **state)
     assert_null(strstr(buf, URI_SECRET));
 }
 
+/* The card item keys' upgrade on PostgreSQL (migration 0008, as on SQLite): a batch stored
+ * with the keys of schema 7 (the hex hash alone) and retried after the upgrade is still a
+ * repeat, item by item; the keys are then what cards_item_key makes. */
+static void test_card_keys_upgraded(void **state)
+{
+    (void)state;
+    static const char ITEM[] =
+        "{\"customerId\":\"upgrade-%d\",\"cardId\":\"ca0sf8ds0af\",\"pan\":\"4242424242424242\","
+        "\"activityType\":\"declined\",\"reasonCode\":\"transactionLimitSurpassed\",\"reason\":\"limit\","
+        "\"amount\":{\"value\":\"5.55\",\"currency\":\"USD\"},\"merchant\":{\"category\":\"shopping.other\","
+        "\"name\":\"Amazon\",\"address\":{\"regionCode\":\"WA\",\"countryCode\":\"US\"}},"
+        "\"occurredAt\":\"2024-10-01T07:56:0%d.375Z\",\"location\":\"onlineMerchant\"}";
+    static const char MINE[] = "source = 'apiture.card_activity' AND tracing_id = 'pg-key-upgrade'";
+    static const char *const HK[] = {"Content-Type: application/json", "X-API-Key: " SECRET,
+                                     "tracing-id: pg-key-upgrade", NULL};
+    char body[4096] = "{\"institutionId\":\"TIBURON\",\"items\":[", one[1024], sql[512];
+    for (int i = 0; i < 3; i++) {
+        snprintf(one, sizeof(one), ITEM, i, i);
+        strcat(body, i ? "," : "");
+        strcat(body, one);
+    }
+    strcat(body, "]}");
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM records WHERE %s AND idem_key = lpad(occurred_at::text, 13, '0') || '-' || "
+             "encode(payload_sha256, 'hex')", MINE);
+    struct daemon d = {0};
+    start(&d, NULL);
+    assert_int_equal(req(&d, "POST", "/system/incomingCardActivity", HK, body, NULL, NULL), 200);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    PGconn *c = raw();
+    assert_int_equal(num(c, sql), 3);
+    /* the database as schema 7 left it */
+    char old[512];
+    snprintf(old, sizeof(old), "UPDATE records SET idem_key = encode(payload_sha256, 'hex') WHERE %s;"
+                               " DELETE FROM schema_migrations WHERE version = 8", MINE);
+    PQclear(PQexec(c, old));
+    assert_int_equal(num(c, sql), 0);
+    start(&d, NULL); /* the upgrade: 0008 runs */
+    assert_int_equal(num(c, sql), 3);
+    assert_int_equal(req(&d, "POST", "/system/incomingCardActivity", HK, body, NULL, NULL), 200);
+    snprintf(old, sizeof(old), "SELECT count(*) FROM records WHERE %s", MINE);
+    assert_int_equal(num(c, old), 3);
+    snprintf(old, sizeof(old), "SELECT sum(duplicates) FROM records WHERE %s", MINE);
+    assert_int_equal(num(c, old), 3);
+    PQfinish(c);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -466,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_started_while_down),
         cmocka_unit_test(test_nothing_acknowledged_lost),
         cmocka_unit_test(test_commands_and_the_pan_key),
+        cmocka_unit_test(test_card_keys_upgraded),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();
