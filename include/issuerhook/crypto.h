@@ -10,6 +10,13 @@
 #define CRYPTO_UUID_STRLEN 36
 
 void crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256_LEN]);
+/* SHA-256 of n pieces one after the other, as if they were one buffer; IH_ENOMEM when
+ * OpenSSL cannot get the memory for it. */
+struct crypto_piece {
+    const void *p;
+    size_t len;
+};
+IH_MUST_CHECK ih_status crypto_sha256_pieces(const struct crypto_piece *pieces, size_t n, unsigned char out[CRYPTO_SHA256_LEN]);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void crypto_hex(const unsigned char *in, size_t len, char *out);
 /* Parses exactly 2*len hex digits into out. */

@@ -7,6 +7,7 @@
 #define ISSUERHOOK_JSONUTIL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include "issuerhook/crypto.h"
 #include "issuerhook/status.h"
@@ -37,6 +38,22 @@ IH_MUST_CHECK ih_status jsonutil_parse_strict(const char *buf, size_t len, json_
  * parsed from; 0 if unknown) to size the buffer in one go. Caller owns *out (free()). */
 IH_MUST_CHECK ih_status jsonutil_canonical(const json_t *v, const struct jsonutil_numbers *nums, size_t hint,
                                            char **out, size_t *out_len);
+
+/* Where some of an object's members are in its canonical form, so that a caller can derive
+ * the canonical form of the same object with those members changed without writing it
+ * again. For each spans[i].key (a member name without characters to escape): found, and
+ * [start, end) the text of its value; or not found, and start == end the offset at which
+ * it would be inserted in key order: as ',"key":value', or when start is 1 (no member comes
+ * before it) as '"key":value' and a ',' if the object has members. IH_EINVAL when v is not
+ * an object. */
+struct jsonutil_span {
+    const char *key; /* in */
+    bool found;      /* out */
+    size_t start, end;
+};
+IH_MUST_CHECK ih_status jsonutil_canonical_spans(const json_t *v, const struct jsonutil_numbers *nums, size_t hint,
+                                                 struct jsonutil_span *spans, size_t n, char **out,
+                                                 size_t *out_len);
 
 /* SHA-256 of the canonical form; also returns that form when text is non-NULL
  * (caller owns *text). */

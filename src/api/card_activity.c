@@ -85,6 +85,36 @@ static void on_stored(struct writer_job *wj, ih_status rc)
     request_resume(r);
 }
 
+/* The identity of an item: its canonical form with its card data tokenized, i.e. the PAN's
+ * token where the stored form (text) has the masked PAN and the tax id's token as member
+ * customerTaxId where the stored form has none. Hashed from the stored text and the two
+ * changes (jsonutil_canonical_spans says where), in order, rather than written twice: the
+ * same bytes as the canonical form of the item with the tokens in it. */
+static ih_status identity_hash(const char *text, const struct jsonutil_span *tax, const struct jsonutil_span *pan,
+                               const struct card_item *it, unsigned char h[CRYPTO_SHA256_LEN])
+{
+    struct crypto_piece p[9];
+    size_t n = 0, at = 0;
+    const struct jsonutil_span *first = tax->start <= pan->start ? tax : pan, *second = first == tax ? pan : tax;
+    for (int k = 0; k < 2; k++) {
+        const struct jsonutil_span *e = k ? second : first;
+        p[n++] = (struct crypto_piece){text + at, e->start - at};
+        if (e == pan) {
+            p[n++] = (struct crypto_piece){"\"", 1};
+            p[n++] = (struct crypto_piece){it->pan.token, strlen(it->pan.token)};
+            p[n++] = (struct crypto_piece){"\"", 1};
+        } else if (it->has_tax_id) {
+            bool lead = e->start == 1; /* no member before it */
+            p[n++] = (struct crypto_piece){lead ? "\"customerTaxId\":\"" : ",\"customerTaxId\":\"", lead ? 17 : 18};
+            p[n++] = (struct crypto_piece){it->tax_id_token, strlen(it->tax_id_token)};
+            p[n++] = (struct crypto_piece){lead && text[1] != '}' ? "\"," : "\"", lead && text[1] != '}' ? 2 : 1};
+        }
+        at = e->end;
+    }
+    p[n++] = (struct crypto_piece){text + at, strlen(text + at)};
+    return crypto_sha256_pieces(p, n, h);
+}
+
 /* Replaces the item's card data: PAN -> token for the dedup hash, then -> masked PAN
  * for the stored item; tax id -> token, dropped from the stored item. IH_EINVAL (with
  * a violation in res) for card data the pattern lets through but that has too few
@@ -122,20 +152,18 @@ static ih_status map_item(const struct app *app, struct request *r, const char *
     wipe_member(item, "pan");
     wipe_member(item, "customerTaxId");
     json_object_set_new(item, "institutionId", json_string(institution));
-    /* the identity of an item: itself with its card data tokenized */
-    json_object_set_new(item, "pan", json_string(out->pan.token));
-    if (out->has_tax_id)
-        json_object_set_new(item, "customerTaxId", json_string(out->tax_id_token));
-    unsigned char h[CRYPTO_SHA256_LEN];
-    char *text;
-    size_t len;
-    if ((rc = jsonutil_canonical_hash(item, nums, ITEM_HINT, h, &text, &len)) != IH_OK)
-        return rc;
-    free(text);
     /* what is stored: the masked PAN, no tax id */
     json_object_set_new(item, "pan", json_string(out->pan.masked));
     json_object_del(item, "customerTaxId");
     struct store_event *ev = &out->ev;
+    struct jsonutil_span spans[2] = {{.key = "customerTaxId"}, {.key = "pan"}};
+    if ((rc = jsonutil_canonical_spans(item, nums, ITEM_HINT, spans, 2, &ev->payload, &ev->payload_len)) != IH_OK)
+        return rc;
+    unsigned char h[CRYPTO_SHA256_LEN];
+    if (!spans[1].found) /* it was set just above */
+        return IH_EIO;
+    if ((rc = identity_hash(ev->payload, &spans[0], &spans[1], out, h)) != IH_OK)
+        return rc;
     ev->job.kind = WRITER_JOB_EVENT;
     ev->source = SOURCE;
     const char *occurred = json_string_value(json_object_get(item, "occurredAt"));
@@ -148,10 +176,8 @@ static ih_status map_item(const struct app *app, struct request *r, const char *
     ev->type = strdup(json_string_value(json_object_get(item, "activityType")));
     ev->status = 200;
     ev->response = strdup("");
-    if (!ev->type || !ev->response)
-        return IH_ENOMEM;
     /* the record's payload hash is the identity's hash (ev->hash); its text the stored form */
-    return jsonutil_canonical(item, nums, len, &ev->payload, &ev->payload_len);
+    return ev->type && ev->response ? IH_OK : IH_ENOMEM;
 }
 
 static bool idem_key_ok(const char *k)

@@ -25,6 +25,20 @@ void crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256
     (void)EVP_Digest(data, len, out, &n, g_sha256 ? g_sha256 : EVP_sha256(), NULL);
 }
 
+ih_status crypto_sha256_pieces(const struct crypto_piece *pieces, size_t n, unsigned char out[CRYPTO_SHA256_LEN])
+{
+    unsigned int len = 0;
+    pthread_once(&g_sha256_once, fetch_sha256);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (c && EVP_DigestInit_ex(c, g_sha256 ? g_sha256 : EVP_sha256(), NULL) == 1) {
+        for (size_t i = 0; i < n; i++)
+            EVP_DigestUpdate(c, pieces[i].p, pieces[i].len);
+        EVP_DigestFinal_ex(c, out, &len);
+    }
+    EVP_MD_CTX_free(c);
+    return len == CRYPTO_SHA256_LEN ? IH_OK : IH_ENOMEM;
+}
+
 void crypto_hex(const unsigned char *in, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";

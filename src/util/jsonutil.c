@@ -120,32 +120,53 @@ struct obuf {
     bool failed;
 };
 
-static void put(struct obuf *b, const char *s, size_t n)
+/* Room for n more bytes and the final NUL; false (b->failed) when memory is short. */
+static bool grow(struct obuf *b, size_t n)
 {
     if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
+        return false;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->failed = true;
+        return false;
     }
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+static inline bool reserve(struct obuf *b, size_t n)
+{
+    return (b->len + n + 1 <= b->cap && !b->failed) || grow(b, n);
+}
+
+static inline void put(struct obuf *b, const char *s, size_t n)
+{
+    if (!reserve(b, n))
+        return;
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }
 
+static inline void put_char(struct obuf *b, char c)
+{
+    if (!reserve(b, 1))
+        return;
+    b->p[b->len++] = c;
+}
+
 /* A string as jansson writes it without JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH: '"', '\'
  * and control characters escaped (\b \f \n \r \t, else \u00XX in upper case), every other
- * byte as it is, so the canonical form of an existing record does not change. */
+ * byte as it is, so the canonical form of an existing record does not change. Room for the
+ * string without escapes is made once. */
 static void put_string(struct obuf *b, const char *s, size_t n)
 {
-    put(b, "\"", 1);
+    if (!reserve(b, n + 2))
+        return;
+    b->p[b->len++] = '"';
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -161,7 +182,7 @@ static void put_string(struct obuf *b, const char *s, size_t n)
         put(b, short_form ? short_form : esc, short_form ? 2 : 6);
     }
     put(b, s + run, n - run);
-    put(b, "\"", 1);
+    put_char(b, '"');
 }
 
 struct member {
@@ -180,7 +201,9 @@ static int member_cmp(const void *a, const void *b)
 
 static void put_value(struct obuf *b, const json_t *v, const struct jsonutil_numbers *nums);
 
-static void put_object(struct obuf *b, const json_t *v, const struct jsonutil_numbers *nums)
+/* spans: for the top-level object of jsonutil_canonical_spans only (NULL otherwise). */
+static void put_object(struct obuf *b, const json_t *v, const struct jsonutil_numbers *nums,
+                       struct jsonutil_span *spans, size_t nspans)
 {
     size_t n = json_object_size(v), i = 0;
     struct member few[16], *m = n <= 16 ? few : malloc(n * sizeof(*m));
@@ -201,15 +224,26 @@ static void put_object(struct obuf *b, const json_t *v, const struct jsonutil_nu
     } else {
         qsort(m, i, sizeof(*m), member_cmp);
     }
-    put(b, "{", 1);
+    put_char(b, '{');
+    for (size_t s = 0; s < nspans; s++)
+        spans[s] = (struct jsonutil_span){.key = spans[s].key, .start = b->len, .end = b->len};
     for (size_t j = 0; j < i; j++) {
         if (j)
-            put(b, ",", 1);
+            put_char(b, ',');
         put_string(b, m[j].key, m[j].len);
-        put(b, ":", 1);
+        put_char(b, ':');
+        size_t start = b->len;
         put_value(b, m[j].value, nums);
+        for (size_t s = 0; s < nspans; s++) {
+            struct member want = {spans[s].key, strlen(spans[s].key), NULL};
+            int c = member_cmp(&m[j], &want);
+            if (c == 0)
+                spans[s] = (struct jsonutil_span){.key = want.key, .found = true, .start = start, .end = b->len};
+            else if (c < 0) /* a member before it: it would go after this one */
+                spans[s].start = spans[s].end = b->len;
+        }
     }
-    put(b, "}", 1);
+    put_char(b, '}');
     if (m != few)
         free(m);
 }
@@ -221,16 +255,16 @@ static void put_value(struct obuf *b, const json_t *v, const struct jsonutil_num
     const char *lexeme;
     switch (json_typeof(v)) {
     case JSON_OBJECT:
-        put_object(b, v, nums);
+        put_object(b, v, nums, NULL, 0);
         return;
     case JSON_ARRAY:
-        put(b, "[", 1);
+        put_char(b, '[');
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
-                put(b, ",", 1);
+                put_char(b, ',');
             put_value(b, json_array_get(v, i), nums);
         }
-        put(b, "]", 1);
+        put_char(b, ']');
         return;
     case JSON_STRING:
         put_string(b, json_string_value(v), json_string_length(v));
@@ -271,6 +305,28 @@ ih_status jsonutil_canonical(const json_t *v, const struct jsonutil_numbers *num
     if (!b.p)
         return IH_ENOMEM;
     put_value(&b, v, nums);
+    if (b.failed) {
+        free(b.p);
+        return IH_ENOMEM;
+    }
+    b.p[b.len] = '\0';
+    *out = b.p;
+    *out_len = b.len;
+    return IH_OK;
+}
+
+ih_status jsonutil_canonical_spans(const json_t *v, const struct jsonutil_numbers *nums, size_t hint,
+                                   struct jsonutil_span *spans, size_t n, char **out, size_t *out_len)
+{
+    struct obuf b = {.p = malloc(hint + 64), .cap = hint + 64};
+    *out = NULL;
+    if (!json_is_object(v)) {
+        free(b.p);
+        return IH_EINVAL;
+    }
+    if (!b.p)
+        return IH_ENOMEM;
+    put_object(&b, v, nums, spans, n);
     if (b.failed) {
         free(b.p);
         return IH_ENOMEM;

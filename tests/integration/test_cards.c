@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "issuerhook/crypto.h"
 
 #define CARD_SECRET "card-adapter-key"
 #define READER_SECRET "feed-reader-key"
@@ -159,6 +160,63 @@ static void test_batch_retried_across_the_key_upgrade_is_a_repeat(void **state)
     free(b);
     assert_int_equal(daemon_stop(&d, SIGTERM), 0);
     daemon_cleanup(&d);
+}
+
+/* An item's identity (what makes a retry a repeat) is the SHA-256 of its canonical form
+ * with its card data tokenized: the PAN's token for the PAN, the tax id's token as
+ * customerTaxId. Computed here from what is stored, apart from how the daemon computes it,
+ * for an item with a tax id and one without: a change to it would make every batch sent
+ * before an upgrade and retried after it a new one. The hash is the end of the record's
+ * key (cards_item_key: "<occurredAt ms>-<hex>"). */
+static void test_item_identity_is_the_tokenized_item(void **state)
+{
+    (void)state;
+    char *b = batch(8100, 2, -1);
+    json_t *doc = json_loads(b, 0, NULL);
+    json_object_del(json_array_get(json_object_get(doc, "items"), 1), "customerTaxId");
+    free(b);
+    b = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    assert_int_equal(post(CARD, b, NULL), 200);
+    free(b);
+    static const char WHERE[] = " FROM records r JOIN card_activities c ON c.seq = r.seq WHERE "
+                                "json_extract(r.payload, '$.occurredAt') IN ('2024-10-01T07:15:00.100Z', "
+                                "'2024-10-01T07:15:01.101Z') ORDER BY r.seq";
+    char sql[400], **payload, **token, **tax, **key;
+    snprintf(sql, sizeof(sql), "SELECT r.payload%s", WHERE);
+    assert_int_equal(db_strings(&D, sql, &payload), 2);
+    snprintf(sql, sizeof(sql), "SELECT c.pan_token%s", WHERE);
+    assert_int_equal(db_strings(&D, sql, &token), 2);
+    snprintf(sql, sizeof(sql), "SELECT c.tax_id_token%s", WHERE);
+    assert_int_equal(db_strings(&D, sql, &tax), 2);
+    snprintf(sql, sizeof(sql), "SELECT r.idem_key%s", WHERE);
+    assert_int_equal(db_strings(&D, sql, &key), 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(strlen(tax[i]) > 0, i == 0);
+        json_t *item = json_loads(payload[i], 0, NULL);
+        assert_non_null(item);
+        json_object_set_new(item, "pan", json_string(token[i]));
+        if (*tax[i])
+            json_object_set_new(item, "customerTaxId", json_string(tax[i]));
+        char *identity = json_dumps(item, JSON_SORT_KEYS | JSON_COMPACT); /* no numbers: the canonical form */
+        unsigned char h[CRYPTO_SHA256_LEN];
+        char hex[2 * CRYPTO_SHA256_LEN + 1];
+        crypto_sha256(identity, strlen(identity), h);
+        crypto_hex(h, sizeof(h), hex);
+        const char *dash = strchr(key[i], '-');
+        assert_non_null(dash);
+        assert_string_equal(dash + 1, hex);
+        free(identity);
+        json_decref(item);
+        free(payload[i]);
+        free(token[i]);
+        free(tax[i]);
+        free(key[i]);
+    }
+    free(payload);
+    free(token);
+    free(tax);
+    free(key);
 }
 
 static void test_one_bad_item_stores_nothing(void **state)
@@ -396,6 +454,7 @@ int main(void)
         IH_TEST(cmocka_unit_test(test_thousand_items_stored_once)),
         IH_SQLITE_TEST(cmocka_unit_test(test_batch_retried_across_the_key_upgrade_is_a_repeat),
                        "rewinds the schema with SQLite's SQL; test_pg_daemon has the PostgreSQL twin"),
+        IH_TEST(cmocka_unit_test(test_item_identity_is_the_tokenized_item)),
         IH_TEST(cmocka_unit_test(test_one_bad_item_stores_nothing)),
         IH_TEST(cmocka_unit_test(test_too_few_digits_is_400)),
         IH_TEST(cmocka_unit_test(test_idempotency_key)),

@@ -540,6 +540,70 @@ static void test_writer_is_jansson_without_lexemes(void **state)
     }
 }
 
+/* jsonutil_canonical_spans: a member found is where its value's text is; a member absent,
+ * inserted where the spans say as the header says, gives the canonical form of the object
+ * with it, whichever its place in key order (first, between, last, in an empty object). */
+static void test_spans_find_and_place_members(void **state)
+{
+    (void)state;
+    const char *docs[] = {
+        "{}", "{\"m\":1}", "{\"b\":\"x\",\"d\":{\"pan\":\"inner\"},\"f\":[1,2]}",
+        "{\"pan\":\"4242********4242\",\"customerId\":\"c\\\"1\",\"amount\":{\"value\":\"5.55\"},\"z\":null}",
+        "{\"\\u0001\":true,\"a\":\"\xc3\xa9\",\"pa\":1,\"pan0\":2,\"customerI\":3,\"customerTaxIdx\":4}",
+    };
+    const char *keys[] = {"pan", "customerTaxId", "a", "zz", "\x01", "0"};
+    const char *value = "\"tok\\\"en\"";
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            json_t *v = tu_json(docs[i]);
+            struct jsonutil_span sp[2] = {{.key = keys[k]}, {.key = "b"}};
+            char *text, *want;
+            size_t len, wlen;
+            assert_int_equal(jsonutil_canonical_spans(v, NULL, 0, sp, 2, &text, &len), IH_OK);
+            assert_int_equal(jsonutil_canonical(v, NULL, 0, &want, &wlen), IH_OK);
+            assert_string_equal(text, want); /* the same text as jsonutil_canonical's */
+            free(want);
+            json_t *m = json_object_get(v, keys[k]);
+            assert_int_equal(sp[0].found, m != NULL);
+            assert_int_equal(sp[1].found, json_object_get(v, "b") != NULL);
+            if (m) {
+                char *mt;
+                size_t ml;
+                assert_int_equal(jsonutil_canonical(m, NULL, 0, &mt, &ml), IH_OK);
+                assert_int_equal(sp[0].end - sp[0].start, ml);
+                assert_memory_equal(text + sp[0].start, mt, ml);
+                free(mt);
+                json_object_del(v, keys[k]);
+                free(text);
+                assert_int_equal(jsonutil_canonical_spans(v, NULL, 0, sp, 1, &text, &len), IH_OK);
+                assert_false(sp[0].found);
+            }
+            /* insert keys[k]:value where the spans say, and compare with the object with it */
+            assert_int_equal(sp[0].start, sp[0].end);
+            char ek[16];
+            assert_true(jsonutil_escape(keys[k], ek, sizeof(ek)) < sizeof(ek));
+            char *spliced;
+            bool lead = sp[0].start == 1;
+            assert_true(asprintf(&spliced, "%.*s%s\"%s\":%s%s%s", (int)sp[0].start, text, lead ? "" : ",", ek, value,
+                                 lead && text[1] != '}' ? "," : "", text + sp[0].start) > 0);
+            json_object_set_new(v, keys[k], json_string("tok\"en"));
+            assert_int_equal(jsonutil_canonical(v, NULL, 0, &want, &wlen), IH_OK);
+            assert_string_equal(spliced, want);
+            free(want);
+            free(spliced);
+            free(text);
+            json_decref(v);
+        }
+    }
+    json_t *arr = tu_json("[1]");
+    char *text = (char *)"unchanged";
+    struct jsonutil_span sp = {.key = "a"};
+    size_t len;
+    assert_int_equal(jsonutil_canonical_spans(arr, NULL, 0, &sp, 1, &text, &len), IH_EINVAL);
+    assert_null(text);
+    json_decref(arr);
+}
+
 /* ---- the parser against jansson's ---- */
 
 /* jansson's verdict on a text, as the daemon parsed with it before jsonparse.c. */
@@ -629,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_numbers_past_15_digits_differ),
         cmocka_unit_test(test_lexemes_follow_the_nodes),
         cmocka_unit_test(test_writer_is_jansson_without_lexemes),
+        cmocka_unit_test(test_spans_find_and_place_members),
         cmocka_unit_test(test_parse_accepts_a_document),
         cmocka_unit_test(test_parse_reads_only_len_bytes),
         cmocka_unit_test(test_duplicate_keys_refused),
