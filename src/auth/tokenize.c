@@ -16,7 +16,9 @@ struct pan_key {
     char id[TOKENIZE_KEY_ID_LEN + 1];
     char fingerprint[TOKENIZE_TOKEN_LEN + 1];
     char path[KEYFILE_PATH_MAX];
-    EVP_MAC_CTX *mac; /* HMAC-SHA256 keyed with key, copied for each token (never used itself) */
+    /* HMAC-SHA256 keyed once (RFC 2104): SHA-256 having absorbed the key xor ipad, and
+     * having absorbed the key xor opad; each token copies them (never used themselves). */
+    EVP_MD_CTX *inner, *outer;
 };
 
 struct tokenizer {
@@ -25,43 +27,65 @@ struct tokenizer {
     bool development;
 };
 
-/* k->mac: HMAC-SHA256 keyed once, so that a token costs a copy of its state rather than a
- * fetch of the algorithm and a keying (which were most of a token's cost). */
+/* k->inner, k->outer: HMAC-SHA256 (RFC 2104) keyed once, so that a token costs two copies
+ * of a digest's state. Written out rather than through EVP_MAC because a copy of an
+ * EVP_MAC context duplicates three digest contexts and the MAC's own, which made a token
+ * cost 0.46 us instead of 0.1 us (about 3 % of a card item); the construction is checked
+ * against EVP_MAC and RFC 4231's vectors (unit_tokenize). */
 static ih_status mac_new(struct pan_key *k)
 {
-    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0), OSSL_PARAM_construct_end()};
-    k->mac = m ? EVP_MAC_CTX_new(m) : NULL;
-    EVP_MAC_free(m); /* the context keeps its own reference */
-    if (k->mac && EVP_MAC_init(k->mac, k->key, k->len, params) == 1)
-        return IH_OK;
-    EVP_MAC_CTX_free(k->mac);
-    k->mac = NULL;
-    return IH_EIO;
+    enum { BLOCK = 64 }; /* SHA-256's block */
+    unsigned char kb[BLOCK] = {0}, pad[BLOCK];
+    unsigned int n = 0;
+    EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    ih_status rc = md ? IH_OK : IH_EIO;
+    if (rc == IH_OK && k->len > BLOCK) /* a key longer than a block is hashed first */
+        rc = EVP_Digest(k->key, k->len, kb, &n, md, NULL) == 1 ? IH_OK : IH_EIO;
+    else if (rc == IH_OK)
+        memcpy(kb, k->key, k->len);
+    k->inner = EVP_MD_CTX_new();
+    k->outer = EVP_MD_CTX_new();
+    for (int i = 0; rc == IH_OK && i < 2; i++) {
+        for (size_t j = 0; j < BLOCK; j++)
+            pad[j] = kb[j] ^ (i ? 0x5c : 0x36);
+        EVP_MD_CTX *c = i ? k->outer : k->inner;
+        if (!c || EVP_DigestInit_ex2(c, md, NULL) != 1 || EVP_DigestUpdate(c, pad, BLOCK) != 1)
+            rc = IH_EIO;
+    }
+    crypto_wipe(kb, sizeof(kb));
+    crypto_wipe(pad, sizeof(pad));
+    EVP_MD_free(md); /* the contexts keep their own reference */
+    if (rc != IH_OK) {
+        EVP_MD_CTX_free(k->inner);
+        EVP_MD_CTX_free(k->outer);
+        k->inner = k->outer = NULL;
+    }
+    return rc;
 }
 
 /* HMAC-SHA256(key, domain || value) as hex. The domain keeps a PAN and a tax id with
  * the same digits from sharing a token. */
 static ih_status hmac_hex(const struct pan_key *k, const char *domain, const char *v, size_t len, char *out)
 {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    size_t mac_len = 0;
-    ih_status rc = IH_EIO;
-    EVP_MAC_CTX *c = k->mac ? EVP_MAC_CTX_dup(k->mac) : NULL;
-    if (c && EVP_MAC_update(c, (const unsigned char *)domain, strlen(domain)) == 1 &&
-        EVP_MAC_update(c, (const unsigned char *)v, len) == 1 && EVP_MAC_final(c, mac, &mac_len, sizeof(mac)) == 1 &&
-        mac_len == 32) {
-        crypto_hex(mac, 32, out);
-        rc = IH_OK;
-    }
-    EVP_MAC_CTX_free(c);
+    unsigned char ih[CRYPTO_SHA256_LEN], mac[CRYPTO_SHA256_LEN];
+    unsigned int ilen = 0, mlen = 0;
+    EVP_MD_CTX *c = k->inner ? EVP_MD_CTX_new() : NULL;
+    bool ok = c && EVP_MD_CTX_copy_ex(c, k->inner) == 1 && EVP_DigestUpdate(c, domain, strlen(domain)) == 1 &&
+              EVP_DigestUpdate(c, v, len) == 1 && EVP_DigestFinal_ex(c, ih, &ilen) == 1 &&
+              EVP_MD_CTX_copy_ex(c, k->outer) == 1 && EVP_DigestUpdate(c, ih, ilen) == 1 &&
+              EVP_DigestFinal_ex(c, mac, &mlen) == 1 && ilen == CRYPTO_SHA256_LEN && mlen == CRYPTO_SHA256_LEN;
+    if (ok)
+        crypto_hex(mac, sizeof(mac), out);
+    EVP_MD_CTX_free(c);
+    crypto_wipe(ih, sizeof(ih));
     crypto_wipe(mac, sizeof(mac));
-    return rc;
+    return ok ? IH_OK : IH_EIO;
 }
 
 static void key_clear(struct pan_key *k)
 {
-    EVP_MAC_CTX_free(k->mac);
+    EVP_MD_CTX_free(k->inner);
+    EVP_MD_CTX_free(k->outer);
     crypto_wipe(k, sizeof(*k));
 }
 

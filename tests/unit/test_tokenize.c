@@ -3,6 +3,7 @@
  * development key, previous keys, and the mask of 12 to 19 digit PANs. */
 #include "testutil.h"
 
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -308,6 +309,62 @@ static void test_fingerprint(void **state)
     unlink(file);
 }
 
+/* Tokens are HMAC-SHA256 as RFC 2104 defines it (tokenize.c keys SHA-256 itself): RFC
+ * 4231's vectors for a key longer than a block, and OpenSSL's own HMAC for keys of every
+ * size the daemon takes (32 bytes, a block, a block and one, 1024) and texts of a few
+ * lengths. */
+static void test_tokens_are_hmac_sha256(void **state)
+{
+    (void)state;
+    char file[160], hex[2 * 32 + 1], want[2 * 32 + 1];
+    snprintf(file, sizeof(file), "%s/hmac.key", keys);
+    unsigned char key[1024];
+    memset(key, 0xaa, 131);
+    static const char *const rfc4231[][2] = {
+        {"Test Using Larger Than Block-Size Key - Hash Key First",
+         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+        {"This is a test using a larger than block-size key and a larger than block-size data. The key needs to "
+         "be hashed before being used by the HMAC algorithm.",
+         "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+    };
+    FILE *f = fopen(file, "wb");
+    assert_int_equal(fwrite(key, 1, 131, f), 131);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(file, 0400), 0);
+    struct tokenizer *t = load_file(file);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(tokenizer_token(t, "", rfc4231[i][0], strlen(rfc4231[i][0]), hex), IH_OK);
+        assert_string_equal(hex, rfc4231[i][1]);
+    }
+    tokenizer_free(t);
+    unlink(file);
+    static const size_t sizes[] = {32, 64, 65, 1024};
+    static const char text[] = "4242424242424242 and then some text longer than one block of SHA-256, to be sure";
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        for (size_t i = 0; i < sizes[s]; i++)
+            key[i] = (unsigned char)(i * 31 + s);
+        f = fopen(file, "wb");
+        assert_int_equal(fwrite(key, 1, sizes[s], f), sizes[s]);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(chmod(file, 0400), 0);
+        t = load_file(file);
+        for (size_t n = 0; n < sizeof(text); n += 13) {
+            unsigned char mac[32], msg[sizeof(text) + 8];
+            size_t mlen = 0;
+            memcpy(msg, "pan:", 4);
+            memcpy(msg + 4, text, n);
+            assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, sizes[s], msg, 4 + n, mac,
+                                      sizeof(mac), &mlen));
+            assert_int_equal(mlen, 32);
+            crypto_hex(mac, 32, want);
+            assert_int_equal(tokenizer_token(t, "pan:", text, n, hex), IH_OK);
+            assert_string_equal(hex, want);
+        }
+        tokenizer_free(t);
+        unlink(file);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_development_key),
         cmocka_unit_test(test_previous_keys),
         cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_tokens_are_hmac_sha256),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
