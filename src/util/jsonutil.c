@@ -1,7 +1,7 @@
 #include "issuerhook/jsonutil.h"
+#include "jsonarena.h"
 #include "jsonutil_internal.h"
 
-#include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,21 +10,14 @@
 
 /* Every block jansson frees is wiped first: the parsed strings, the object keys and the
  * lexer's token buffer hold card numbers and tax ids of a request until it is tokenized,
- * and jansson frees without wiping. malloc_usable_size gives the block's whole size
- * (jansson's free function gets no size). jansson takes its allocator for the whole
+ * and jansson frees without wiping. The parsed tree comes from an arena of the parsing
+ * thread, given back at once (jsonarena.c). jansson takes its allocator for the whole
  * process and before any other call, so it is set before main; a block from plain
- * malloc freed here, or one from here freed with free(), is still a malloc block. */
-static void wiping_free(void *p)
-{
-    if (!p)
-        return;
-    crypto_wipe(p, malloc_usable_size(p));
-    free(p);
-}
-
+ * malloc freed here, or one jansson got from malloc freed with free(), is still a malloc
+ * block. */
 __attribute__((constructor)) static void jsonutil_wipe_on_free(void)
 {
-    json_set_alloc_funcs(malloc, wiping_free);
+    json_set_alloc_funcs(jsonarena_alloc, jsonarena_free);
 }
 
 /* The text of each number of a parsed document, as written. jansson keeps a number only
@@ -94,7 +87,11 @@ ih_status jsonutil_parse_strict(const char *buf, size_t len, json_t **out, struc
         if (!(nums = calloc(1, sizeof(*nums))) || !(nums->text = malloc(len ? len : 1)))
             goto done;
     }
-    if ((rc = jsonparse_strict(buf, len, nums, out, err)) != IH_OK)
+    bool arena = jsonarena_begin();
+    rc = jsonparse_strict(buf, len, nums, out, err);
+    if (arena)
+        jsonarena_end();
+    if (rc != IH_OK)
         goto done;
     if (nums) {
         if (nums->n)
