@@ -177,9 +177,56 @@ static void test_a_warn_line_is_written_at_once(void **state)
     assert_contains(buf, "\"msg\":\"direct\"");
 }
 
+/* An access line's fields as they were printed with printf: the time to the millisecond in
+ * UTC, the status, the latency with three decimals (to the microsecond), across a second
+ * boundary of the time's cache. */
+static void test_access_line_fields(void **state)
+{
+    (void)state;
+    static const struct {
+        double ms;
+        const char *want;
+    } lat[] = {{0, "0.000"}, {0.0004, "0.000"}, {0.0006, "0.001"}, {1.5, "1.500"}, {12.3456, "12.346"},
+               {999.9996, "1000.000"}, {86400000.25, "86400000.250"}, {-1, "-1.000"}, {2e9, "2000000000.000"}};
+    for (size_t i = 0; i < sizeof(lat) / sizeof(lat[0]); i++) {
+        struct timespec before;
+        clock_gettime(CLOCK_REALTIME, &before);
+        struct log_request lr = {.tracing_id = "t", .method = "GET", .route = "/x", .status = i ? 503 : 200,
+                                 .latency_ms = lat[i].ms};
+        log_request(&lr);
+        char buf[1024];
+        ssize_t n = read(pipe_rd, buf, sizeof(buf) - 1);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        json_t *l = json_loads(buf, 0, NULL);
+        assert_non_null(l);
+        char want[64];
+        snprintf(want, sizeof(want), "\"latency_ms\":%s}", lat[i].want); /* the last field */
+        assert_contains(buf, want);
+        assert_int_equal(json_integer_value(json_object_get(l, "status")), i ? 503 : 200);
+        const char *ts = json_string_value(json_object_get(l, "ts"));
+        assert_non_null(ts);
+        assert_int_equal(strlen(ts), 24);
+        struct timespec after;
+        clock_gettime(CLOCK_REALTIME, &after);
+        struct tm tm;
+        char a[32], b[32];
+        gmtime_r(&before.tv_sec, &tm);
+        strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+        gmtime_r(&after.tv_sec, &tm);
+        strftime(a, sizeof(a), "%Y-%m-%dT%H:%M:%S", &tm);
+        assert_true(memcmp(ts, b, 19) == 0 || memcmp(ts, a, 19) == 0); /* the second it was logged in */
+        assert_true(ts[19] == '.' && ts[23] == 'Z' && ts[20] >= '0' && ts[20] <= '9');
+        json_decref(l);
+        if (i == 4)
+            sleep(1); /* the cached second moves on */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_access_line_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_log_target_that_takes_nothing_never_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_warn_line_is_written_at_once, setup, teardown),
     };
