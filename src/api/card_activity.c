@@ -22,7 +22,8 @@
 #define ROUTE "/system/incomingCardActivity"
 #define SOURCE "apiture.card_activity"
 #define IDEM_MAX 255
-#define ITEM_HINT 1024 /* the canonical text of an item is sized for this at first (a full one is ~600 bytes) */
+#define ITEM_HINT 1024 /* the first item's canonical text is sized for this (a full one is ~600 bytes); each
+                         * next one for the one before it and a little more */
 
 struct card_ctx {
     struct card_batch_job job; /* first */
@@ -120,7 +121,7 @@ static ih_status identity_hash(const char *text, const struct jsonutil_span *tax
  * a violation in res) for card data the pattern lets through but that has too few
  * digits to be one, e.g. "4            2". */
 static ih_status map_item(const struct app *app, struct request *r, const char *institution, json_t *item,
-                          const struct jsonutil_numbers *nums, size_t index, struct card_item *out,
+                          const struct jsonutil_numbers *nums, size_t index, size_t *hint, struct card_item *out,
                           struct check_result *res)
 {
     const struct tokenizer *tk = app->tokenizer;
@@ -157,8 +158,9 @@ static ih_status map_item(const struct app *app, struct request *r, const char *
     json_object_del(item, "customerTaxId");
     struct store_event *ev = &out->ev;
     struct jsonutil_span spans[2] = {{.key = "customerTaxId"}, {.key = "pan"}};
-    if ((rc = jsonutil_canonical_spans(item, nums, ITEM_HINT, spans, 2, &ev->payload, &ev->payload_len)) != IH_OK)
+    if ((rc = jsonutil_canonical_spans(item, nums, *hint, spans, 2, &ev->payload, &ev->payload_len)) != IH_OK)
         return rc;
+    *hint = ev->payload_len + 32;
     unsigned char h[CRYPTO_SHA256_LEN];
     if (!spans[1].found) /* it was set just above */
         return IH_EIO;
@@ -229,8 +231,10 @@ static struct card_ctx *map_batch(struct request *r, const struct app *app, json
     ih_status rc = IH_ENOMEM;
     if (c && (c->job.items = calloc(json_array_size(items), sizeof(*c->job.items)))) {
         rc = IH_OK;
+        size_t hint = ITEM_HINT;
         for (size_t i = 0; i < json_array_size(items) && (rc == IH_OK || rc == IH_EINVAL); i++) {
-            ih_status irc = map_item(app, r, institution, json_array_get(items, i), nums, i, &c->job.items[i], &res);
+            ih_status irc =
+                map_item(app, r, institution, json_array_get(items, i), nums, i, &hint, &c->job.items[i], &res);
             c->job.n = i + 1;
             if (rc == IH_OK)
                 rc = irc;

@@ -46,7 +46,23 @@ ih_status jsonutil_numbers_add(struct jsonutil_numbers *nums, const json_t *node
         nums->e = e;
         nums->cap = cap;
     }
-    memcpy(nums->text + nums->text_len, lexeme, len); /* text has room for the whole document */
+    if (nums->text_len + len > nums->text_cap) {
+        /* grown by hand rather than with realloc, which could leave a copy of a card
+         * number sent as a number unwiped; not sized for the whole document up front,
+         * which held half a megabyte per card batch in flight for a few numbers */
+        size_t cap = 2 * (nums->text_len + len) > 256 ? 2 * (nums->text_len + len) : 256;
+        char *t = malloc(cap);
+        if (!t)
+            return IH_ENOMEM;
+        if (nums->text) {
+            memcpy(t, nums->text, nums->text_len);
+            crypto_wipe(nums->text, nums->text_len);
+            free(nums->text);
+        }
+        nums->text = t;
+        nums->text_cap = cap;
+    }
+    memcpy(nums->text + nums->text_len, lexeme, len);
     nums->e[nums->n++] = (struct num_entry){.node = node, .off = nums->text_len, .len = len,
                                             .ival = json_is_integer(node) ? json_integer_value(node) : 0,
                                             .rval = json_is_real(node) ? json_real_value(node) : 0};
@@ -84,7 +100,7 @@ ih_status jsonutil_parse_strict(const char *buf, size_t len, json_t **out, struc
     *out = NULL;
     if (nums_out) {
         *nums_out = NULL;
-        if (!(nums = calloc(1, sizeof(*nums))) || !(nums->text = malloc(len ? len : 1)))
+        if (!(nums = calloc(1, sizeof(*nums))))
             goto done;
     }
     bool arena = jsonarena_begin();

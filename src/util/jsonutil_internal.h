@@ -16,8 +16,8 @@ struct num_entry {
 struct jsonutil_numbers {
     struct num_entry *e; /* sorted by node once the parse is done */
     size_t n, cap;
-    char *text; /* the lexemes, back to back (room for the whole document's length) */
-    size_t text_len;
+    char *text; /* the lexemes, back to back */
+    size_t text_len, text_cap;
 };
 
 /* Records node's lexeme (len bytes at lexeme). */

@@ -476,6 +476,19 @@ static void test_canonical_keeps_numbers_as_written(void **state)
     s = canonical_exact("[\"1.50\", 1.50, \"-\\\"2\", -2]");
     assert_string_equal(s, "[\"1.50\",1.50,\"-\\\"2\",-2]");
     free(s);
+    /* more lexemes than the first room for them (256 bytes), growing a few times */
+    char doc[8192], want[8192];
+    size_t dn = 0, wn = 0;
+    doc[dn++] = want[wn++] = '[';
+    for (int i = 0; i < 400; i++) {
+        dn += (size_t)snprintf(doc + dn, sizeof(doc) - dn, "%s %d.%02d0", i ? "," : "", i, i % 100);
+        wn += (size_t)snprintf(want + wn, sizeof(want) - wn, "%s%d.%02d0", i ? "," : "", i, i % 100);
+    }
+    doc[dn++] = want[wn++] = ']';
+    doc[dn] = want[wn] = '\0';
+    s = canonical_exact(doc);
+    assert_string_equal(s, want);
+    free(s);
 }
 
 /* The issue's case: two amounts that differ past the 15th digit are two payloads. */
