@@ -315,6 +315,17 @@ static void test_closed_object_reports_unknown_properties(void **state)
     run("{\"a\": 1, \"extra\": true}", &open, &res);
     assert_no_violations(&res);
     check_result_clear(&res);
+
+    /* every field there and one more; and one member, unknown, where no field is */
+    run("{\"a\": 1, \"b\": 2, \"c\": 3}", &closed, &res);
+    assert_only_violation(&res, "/c", "unevaluatedProperties");
+    check_result_clear(&res);
+    run("{\"z\": 1}", &closed, &res);
+    assert_only_violation(&res, "/z", "unevaluatedProperties");
+    check_result_clear(&res);
+    run("{}", &closed, &res);
+    assert_no_violations(&res);
+    check_result_clear(&res);
 }
 
 static void test_closed_nested_object_pointer(void **state)
