@@ -30,8 +30,10 @@ enum {
     ALIGN = 16,
 };
 
+#define EMPTYING SIZE_MAX /* live while the last block's free wipes the arena */
+
 struct slot {
-    atomic_size_t live; /* blocks given out and not freed */
+    atomic_size_t live; /* blocks given out and not freed (or EMPTYING) */
     size_t used;        /* bytes given out since the arena was last empty */
 };
 
@@ -89,16 +91,24 @@ void jsonarena_free(void *p)
     char *c = p, *region = atomic_load_explicit(&g_region, memory_order_acquire);
     if (region && c >= region && c < region + (size_t)SLOTS * SLOT_BYTES) {
         struct slot *s = &g_slots[(size_t)(c - region) / SLOT_BYTES];
-        /* Nothing else touches the arena meanwhile: its owner takes blocks from it only
-         * while it parses, and begins a parse only once the arena is empty (live 0), and
-         * a tree is freed by one thread at a time. */
-        if (atomic_load_explicit(&s->live, memory_order_acquire) == 1) {
-            empty(s, slot_base(s, region));
-            atomic_store_explicit(&s->live, 0, memory_order_release);
-        } else {
-            atomic_fetch_sub_explicit(&s->live, 1, memory_order_release);
+        /* The block that takes live from 1 empties the arena, with live held at EMPTYING
+         * meanwhile, so that exactly one thread wipes it even when two free the last blocks
+         * of a tree at once, and its owner (which begins a parse only at live 0, and takes
+         * blocks only while it parses) cannot begin before it is done. */
+        size_t v = atomic_load_explicit(&s->live, memory_order_acquire);
+        for (;;) {
+            if (v == 1) {
+                if (atomic_compare_exchange_weak_explicit(&s->live, &v, EMPTYING, memory_order_acq_rel,
+                                                          memory_order_acquire)) {
+                    empty(s, slot_base(s, region));
+                    atomic_store_explicit(&s->live, 0, memory_order_release);
+                    return;
+                }
+            } else if (atomic_compare_exchange_weak_explicit(&s->live, &v, v - 1, memory_order_acq_rel,
+                                                             memory_order_acquire)) {
+                return;
+            }
         }
-        return;
     }
     /* malloc_usable_size: the block's whole size (jansson's free gets no size) */
     crypto_wipe(p, malloc_usable_size(p));

@@ -103,6 +103,52 @@ static void test_a_tree_freed_by_another_thread(void **state)
     json_decref(v);
 }
 
+/* The last blocks of a tree freed by two threads at once: exactly one of them empties and
+ * wipes the arena, every time. Each thread frees a subtree of a few hundred blocks, both
+ * let go by a barrier, so that their last frees meet. */
+static pthread_barrier_t g_barrier;
+
+static void *drop(void *arg)
+{
+    pthread_barrier_wait(&g_barrier);
+    json_decref(arg);
+    return NULL;
+}
+
+static void test_the_last_blocks_freed_by_two_threads_at_once(void **state)
+{
+    (void)state;
+    if (!have_arena())
+        skip();
+    char doc[16384];
+    size_t n = (size_t)snprintf(doc, sizeof(doc), "{\"a\":{\"pan\":\"4242424242424242\"");
+    for (int side = 0; side < 2; side++) {
+        if (side)
+            n += (size_t)snprintf(doc + n, sizeof(doc) - n, "},\"b\":{\"pan\":\"4111111111111111\"");
+        for (int k = 0; k < 100; k++)
+            n += (size_t)snprintf(doc + n, sizeof(doc) - n, ",\"k%d\":\"%d\"", k, k);
+    }
+    n += (size_t)snprintf(doc + n, sizeof(doc) - n, "}}");
+    assert_true(n < sizeof(doc));
+    for (int i = 0; i < 500; i++) {
+        json_t *v = parse(doc, n, NULL);
+        json_t *a = json_incref(json_object_get(v, "a")), *b = json_incref(json_object_get(v, "b"));
+        const char *pa = json_string_value(json_object_get(a, "pan"));
+        json_decref(v); /* a and b, and their strings, are what is left of it */
+        assert_true(jsonarena_used() > 0);
+        pthread_t t1, t2;
+        assert_int_equal(pthread_barrier_init(&g_barrier, NULL, 2), 0);
+        assert_int_equal(pthread_create(&t1, NULL, drop, a), 0);
+        assert_int_equal(pthread_create(&t2, NULL, drop, b), 0);
+        assert_int_equal(pthread_join(t1, NULL), 0);
+        assert_int_equal(pthread_join(t2, NULL), 0);
+        pthread_barrier_destroy(&g_barrier);
+        assert_int_equal(jsonarena_used(), 0);
+        for (size_t k = 0; k < 16; k++)
+            assert_int_equal(pa[k], 0);
+    }
+}
+
 /* 40,000 strings: more than an arena holds; the rest of the tree comes from malloc. */
 static void test_a_tree_larger_than_the_arena(void **state)
 {
@@ -130,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_tree_from_the_arena_wiped_when_freed),
         cmocka_unit_test(test_a_live_tree_sends_the_next_parse_to_malloc),
         cmocka_unit_test(test_a_tree_freed_by_another_thread),
+        cmocka_unit_test(test_the_last_blocks_freed_by_two_threads_at_once),
         cmocka_unit_test(test_a_tree_larger_than_the_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
