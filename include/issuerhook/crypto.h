@@ -28,5 +28,9 @@ IH_MUST_CHECK ih_status crypto_uuid4(char out[CRYPTO_UUID_STRLEN + 1]);
 bool crypto_equal(const void *a, const void *b, size_t len);
 /* Wipes a secret so the compiler cannot drop the store. */
 void crypto_wipe(void *p, size_t len);
+/* realloc for a buffer that may hold card data: a new block of cap bytes with the first used
+ * bytes of old (may be NULL) copied, and old wiped and freed, where realloc could leave a
+ * copy behind. NULL when memory is short; old is then left as it was. */
+void *crypto_grow_wiped(void *old, size_t used, size_t cap);
 
 #endif

@@ -238,18 +238,6 @@ static bool first_call(struct request *r, const char *url, const char *method, c
     return !rt->has_body || body_allowed(r);
 }
 
-/* realloc that wipes the block it leaves: a body may hold card data. */
-static char *grow_wiped(char *old, size_t used, size_t cap)
-{
-    char *nb = malloc(cap);
-    if (nb && old) {
-        memcpy(nb, old, used);
-        crypto_wipe(old, used);
-        free(old);
-    }
-    return nb;
-}
-
 /* Appends to the body; false when the ceiling would be passed (or memory is short). */
 static bool append_body(struct request *r, const char *data, size_t n)
 {
@@ -262,7 +250,7 @@ static bool append_body(struct request *r, const char *data, size_t n)
             cap *= 2;
         if (cap > max)
             cap = (size_t)max;
-        char *nb = grow_wiped(r->body, r->body_len, cap);
+        char *nb = crypto_grow_wiped(r->body, r->body_len, cap); /* a body may hold card data */
         if (!nb)
             return false;
         r->body = nb;

@@ -26,7 +26,7 @@ const char *request_header(const struct request *r, const char *name)
 void request_wipe_body(struct request *r)
 {
     /* only the bytes the body was written to: the rest of the buffer never held any (a
-     * buffer that grew was copied, and the old one wiped, by exchange.c's grow_wiped) */
+     * buffer that grew was copied, and the old one wiped, by crypto_grow_wiped) */
     if (r->body && !r->body_wiped)
         crypto_wipe(r->body, r->body_len);
     r->body_wiped = true;

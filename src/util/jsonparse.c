@@ -96,14 +96,9 @@ static bool scratch_fit(struct parser *ps, size_t need)
     size_t cap = ps->scratch_cap ? ps->scratch_cap : SCRATCH_FIRST;
     while (cap < need)
         cap *= 2;
-    char *nb = malloc(cap);
+    char *nb = crypto_grow_wiped(ps->scratch, ps->scratch_cap, cap);
     if (!nb)
         return false;
-    if (ps->scratch) {
-        memcpy(nb, ps->scratch, ps->scratch_cap);
-        crypto_wipe(ps->scratch, ps->scratch_cap);
-        free(ps->scratch);
-    }
     ps->scratch = nb;
     ps->scratch_cap = cap;
     return true;

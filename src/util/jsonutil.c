@@ -47,18 +47,13 @@ ih_status jsonutil_numbers_add(struct jsonutil_numbers *nums, const json_t *node
         nums->cap = cap;
     }
     if (nums->text_len + len > nums->text_cap) {
-        /* grown by hand rather than with realloc, which could leave a copy of a card
-         * number sent as a number unwiped; not sized for the whole document up front,
-         * which held half a megabyte per card batch in flight for a few numbers */
+        /* wiped as it grows (a card number may be sent as a number); not sized for the
+         * whole document up front, which held half a megabyte per card batch in flight
+         * for a few numbers */
         size_t cap = 2 * (nums->text_len + len) > 256 ? 2 * (nums->text_len + len) : 256;
-        char *t = malloc(cap);
+        char *t = crypto_grow_wiped(nums->text, nums->text_len, cap);
         if (!t)
             return IH_ENOMEM;
-        if (nums->text) {
-            memcpy(t, nums->text, nums->text_len);
-            crypto_wipe(nums->text, nums->text_len);
-            free(nums->text);
-        }
         nums->text = t;
         nums->text_cap = cap;
     }
