@@ -91,8 +91,9 @@ static void on_stored(struct writer_job *wj, ih_status rc)
  * customerTaxId where the stored form has none. Hashed from the stored text and the two
  * changes (jsonutil_canonical_spans says where), in order, rather than written twice: the
  * same bytes as the canonical form of the item with the tokens in it. */
-static ih_status identity_hash(const char *text, const struct jsonutil_span *tax, const struct jsonutil_span *pan,
-                               const struct card_item *it, unsigned char h[CRYPTO_SHA256_LEN])
+static ih_status identity_hash(const char *text, size_t len, const struct jsonutil_span *tax,
+                               const struct jsonutil_span *pan, const struct card_item *it,
+                               unsigned char h[CRYPTO_SHA256_LEN])
 {
     struct crypto_piece p[9];
     size_t n = 0, at = 0;
@@ -112,7 +113,7 @@ static ih_status identity_hash(const char *text, const struct jsonutil_span *tax
         }
         at = e->end;
     }
-    p[n++] = (struct crypto_piece){text + at, strlen(text + at)};
+    p[n++] = (struct crypto_piece){text + at, len - at};
     return crypto_sha256_pieces(p, n, h);
 }
 
@@ -164,7 +165,7 @@ static ih_status map_item(const struct app *app, struct request *r, const char *
     unsigned char h[CRYPTO_SHA256_LEN];
     if (!spans[1].found) /* it was set just above */
         return IH_EIO;
-    if ((rc = identity_hash(ev->payload, &spans[0], &spans[1], out, h)) != IH_OK)
+    if ((rc = identity_hash(ev->payload, ev->payload_len, &spans[0], &spans[1], out, h)) != IH_OK)
         return rc;
     ev->job.kind = WRITER_JOB_EVENT;
     ev->source = SOURCE;
