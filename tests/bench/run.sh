@@ -6,7 +6,10 @@
 #
 # 1. ceiling: a bare libmicrohttpd server (BUILD_DIR/tests/bench/ih_bench_ceiling) with the
 #    daemon's threading configuration, loaded with wrk + events.lua;
-# 2. daemon: BUILD_DIR/issuerhookd on a fresh temporary database, same wrk load, then
+# 2. floor: the ceiling plus suspend/resume and a group-committed durable INSERT of each body
+#    (BUILD_DIR/tests/bench/ih_bench_floor), the same wrk load, then the card-activity load with
+#    each body stored as CARD_ITEMS rows: the least any durable server costs here;
+# 3. daemon: BUILD_DIR/issuerhookd on a fresh temporary database, same wrk load, then
 #    CARD_DURATION seconds of card-activity batches of CARD_ITEMS items (cards.lua); peak RSS
 #    is sampled after each, then the rows in `records` are counted against the 2xx answers
 #    wrk saw (fewer rows than acknowledged events or items fails the run).
@@ -57,6 +60,7 @@ done
 
 DAEMON=$BUILD/issuerhookd
 CEILING=$BUILD/tests/bench/ih_bench_ceiling
+FLOOR=$BUILD/tests/bench/ih_bench_floor
 SCRIPT=$HERE/events.lua
 CARDS=$HERE/cards.lua
 SUMMARY=$BUILD/bench-summary.txt
@@ -111,32 +115,75 @@ batch_stats() {
          END {print s + 0, c + 0}'
 }
 
-# --- (a) ceiling ---------------------------------------------------------------------------
-if [ ! -x "$CEILING" ]; then
-  # Not built (e.g. configured with -DIH_TESTS=OFF): compile it into the temporary directory.
-  log "no $CEILING; compiling ceiling.c"
-  CEILING=$TMP/ih_bench_ceiling
+# bench_server NAME CMD...: starts CMD on a free port (the argument that is exactly PORT
+# becomes it) until it answers; sets SRV_PID and SRV_PORT.
+bench_server() {
+  local name=$1 p pid ok=0 a cmd
+  shift
+  for _ in 1 2 3 4 5; do
+    p=$(pick_port) || die "no free port on 127.0.0.1"
+    cmd=()
+    for a in "$@"; do if [ "$a" = PORT ]; then cmd+=("$p"); else cmd+=("$a"); fi; done
+    "${cmd[@]}" 2>"$TMP/$name.log" &
+    pid=$!
+    PIDS+=("$pid")
+    if wait_ready "$pid" "http://127.0.0.1:$p/"; then ok=1; break; fi
+    stop "$pid" 2
+  done
+  [ "$ok" = 1 ] || die "the $name server did not start: $(cat "$TMP/$name.log")"
+  SRV_PID=$pid
+  SRV_PORT=$p
+}
+
+# bench_binary VAR SOURCE PKGS...: VAR names the binary CMake built; when it is missing (e.g.
+# configured with -DIH_TESTS=OFF), SOURCE is compiled into the temporary directory instead.
+bench_binary() {
+  local var=$1 src=$2 out
+  shift 2
+  [ -x "${!var}" ] && return 0
+  out=$TMP/$(basename "${!var}")
+  log "no ${!var}; compiling $(basename "$src")"
   # shellcheck disable=SC2046 # pkg-config prints several words on purpose
-  "${CC:-cc}" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$CEILING" "$HERE/ceiling.c" \
-    $(pkg-config --cflags --libs libmicrohttpd) -pthread || die "cannot compile $HERE/ceiling.c"
-fi
+  "${CC:-cc}" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$out" "$src" \
+    $(pkg-config --cflags --libs "$@") -pthread || die "cannot compile $src"
+  printf -v "$var" %s "$out"
+}
+
+# --- (a) ceiling ---------------------------------------------------------------------------
+bench_binary CEILING "$HERE/ceiling.c" libmicrohttpd
 log "ceiling: $CEILING (thread pool $SERVER_THREADS)"
-started=0
-for _ in 1 2 3 4 5; do
-  port=$(pick_port) || die "no free port on 127.0.0.1"
-  "$CEILING" "$port" "$SERVER_THREADS" 2>"$TMP/ceiling.log" &
-  cpid=$!
-  PIDS+=("$cpid")
-  if wait_ready "$cpid" "http://127.0.0.1:$port/"; then started=1; break; fi
-  stop "$cpid" 2
-done
-[ "$started" = 1 ] || die "the ceiling server did not start: $(cat "$TMP/ceiling.log")"
+bench_server ceiling "$CEILING" PORT "$SERVER_THREADS"
+cpid=$SRV_PID port=$SRV_PORT
 c_cpu0=$(cpu_ticks "$cpid")
 run_wrk "$port" "$TMP/wrk-ceiling.txt" unused
 c_cpu1=$(cpu_ticks "$cpid")
 c_hwm_kb=$(hwm_kb "$cpid")
 stop "$cpid" 5
 cp "$TMP/wrk-ceiling.txt" "$BUILD/bench-wrk-ceiling.txt"
+
+# --- (a2) floor: suspend, one durable group-committed INSERT, resume ------------------------
+bench_binary FLOOR "$HERE/floor.c" libmicrohttpd sqlite3
+log "floor: $FLOOR (thread pool $SERVER_THREADS)"
+mkdir -p "$TMP/floor"
+bench_server floor "$FLOOR" PORT "$SERVER_THREADS" "$TMP/floor/events.db" 1
+fpid=$SRV_PID port=$SRV_PORT
+f_cpu0=$(cpu_ticks "$fpid")
+run_wrk "$port" "$TMP/wrk-floor.txt" unused
+f_cpu1=$(cpu_ticks "$fpid")
+stop "$fpid" 10
+[ "$STOP_RC" -eq 0 ] || die "the floor server exited with status $STOP_RC: $(tail -n 5 "$TMP/floor.log")"
+f_rows=$(sqlite3 "$TMP/floor/events.db" "SELECT count(*) FROM r;") || die "cannot count the floor's rows"
+fk=$TMP/wrk-floor-cards.txt
+if [ "$CARD_DURATION" -gt 0 ]; then
+  bench_server floor "$FLOOR" PORT "$SERVER_THREADS" "$TMP/floor/cards.db" "$CARD_ITEMS"
+  fpid=$SRV_PID port=$SRV_PORT
+  fk_cpu0=$(cpu_ticks "$fpid")
+  run_wrk "$port" "$fk" unused /system/incomingCardActivity "$CARDS" 1 "$CARD_CONNECTIONS" "$CARD_DURATION" "$CARD_ITEMS"
+  fk_cpu1=$(cpu_ticks "$fpid")
+  stop "$fpid" 10
+  [ "$STOP_RC" -eq 0 ] || die "the floor server exited with status $STOP_RC: $(tail -n 5 "$TMP/floor.log")"
+fi
+rm -rf "$TMP/floor"
 
 # --- (b) daemon ----------------------------------------------------------------------------
 KEY="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
@@ -213,6 +260,10 @@ d_errs="connect $(kv "$d" errors_connect), read $(kv "$d" errors_read), write $(
 c_errs="connect $(kv "$c" errors_connect), read $(kv "$c" errors_read), write $(kv "$c" errors_write), timeout $(kv "$c" errors_timeout)"
 c_us=$(us_per "$c_cpu0" "$c_cpu1" "$(kv "$c" requests)")
 d_us=$(us_per "$d_cpu0" "$d_cpu1" "$d_req")
+f=$TMP/wrk-floor.txt
+f_us=$(us_per "$f_cpu0" "$f_cpu1" "$(kv "$f" requests)")
+floor_ratio=$(awk -v a="$f_us" -v b="$c_us" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
+over_floor=$(awk -v a="$d_us" -v b="$f_us" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
 cpu_ratio=$(awk -v a="$d_us" -v b="$c_us" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
 rps_ratio=$(awk -v a="$d_rps" -v b="$c_rps" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
 batch_mean=$(awk -v j=$((b_jobs1 - b_jobs0)) -v n=$((b_n1 - b_n0)) 'BEGIN {printf "%.1f", (n > 0) ? j / n : 0}')
@@ -224,6 +275,10 @@ rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 verdict=ok
 problems=()
+if [ "$f_rows" -lt "$(kv "$f" ok_2xx)" ]; then
+  verdict=FAIL
+  problems+=("the floor server stored $f_rows rows but acknowledged $(kv "$f" ok_2xx)")
+fi
 if [ "$rows" -lt "$d_ok" ]; then
   verdict=FAIL
   problems+=("durability: $rows rows stored but $d_ok events acknowledged with 2xx")
@@ -233,6 +288,9 @@ if [ "$CARD_DURATION" -gt 0 ]; then
   k_items=$((k_ok * CARD_ITEMS))
   k_us=$(us_per "$k_cpu0" "$k_cpu1" "$k_items")
   card_ratio=$(awk -v a="$k_us" -v b="$c_us" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
+  fk_us=$(us_per "$fk_cpu0" "$fk_cpu1" "$(($(kv "$fk" ok_2xx) * CARD_ITEMS))")
+  fk_ratio=$(awk -v a="$fk_us" -v b="$c_us" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
+  card_over_floor=$(awk -v a="$k_us" -v b="$fk_us" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
   if [ "$card_rows" -lt "$k_items" ]; then
     verdict=FAIL
     problems+=("durability: $card_rows card-activity rows stored but $k_items items acknowledged with 2xx")
@@ -253,6 +311,10 @@ fi
   printf '%-28s %s\n' "ceiling req/s" "$c_rps   (p50 $(kv "$c" p50_ms) ms, p99 $(kv "$c" p99_ms) ms)"
   printf '%-28s %s\n' "ceiling CPU per request" "$c_us us"
   printf '%-28s %s\n' "ceiling peak RSS (VmHWM)" "$(mib "$c_hwm_kb") MiB"
+  printf '%-28s %s\n' "floor req/s" "$(kv "$f" rps)   (p50 $(kv "$f" p50_ms) ms, p99 $(kv "$f" p99_ms) ms)"
+  printf '%-28s %s\n' "floor CPU per request" "$f_us us ($floor_ratio x the ceiling's: suspend, a durable one-row commit, resume)"
+  [ "$CARD_DURATION" -eq 0 ] ||
+    printf '%-28s %s\n' "floor CPU per card item" "$fk_us us ($fk_ratio x the ceiling's per request; each item one row)"
   printf '%-28s %s\n' "daemon req/s" "$d_rps"
   printf '%-28s %s\n' "daemon latency p50 / p99" "$(kv "$d" p50_ms) ms / $(kv "$d" p99_ms) ms   (p90 $(kv "$d" p90_ms), max $(kv "$d" max_ms))"
   printf '%-28s %s\n' "daemon CPU per request" "$d_us us"
@@ -266,9 +328,9 @@ fi
     printf '%-28s %s\n' "card items vs rows" "$card_rows rows vs $k_items items acknowledged ($(kv "$k" statuses))"
   fi
   printf '%-28s %s\n' "ratio req/s" "$rps_ratio of the ceiling's ($ratio %; target >= 0.35)"
-  printf '%-28s %s\n' "ratio CPU per request" "$cpu_ratio x the ceiling's (target <= 3)"
+  printf '%-28s %s\n' "ratio CPU per request" "$cpu_ratio x the ceiling's (target <= 3; the floor's $floor_ratio), $over_floor x the floor's"
   [ "$CARD_DURATION" -eq 0 ] ||
-    printf '%-28s %s\n' "ratio card CPU per item" "$card_ratio x the ceiling's per request (target <= 1)"
+    printf '%-28s %s\n' "ratio card CPU per item" "$card_ratio x the ceiling's per request (target <= 1; the floor's $fk_ratio), $card_over_floor x the floor's"
   printf '%-28s %s\n' "daemon exit after SIGTERM" "status $daemon_rc"
   printf '%-28s %s\n' "daemon log (warn+)" "$log_lines lines (level $LOG_LEVEL)"
   printf '%-28s %s\n' "wrk socket errors ceiling" "$c_errs"
