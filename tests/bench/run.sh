@@ -263,6 +263,7 @@ d_us=$(us_per "$d_cpu0" "$d_cpu1" "$d_req")
 f=$TMP/wrk-floor.txt
 f_us=$(us_per "$f_cpu0" "$f_cpu1" "$(kv "$f" requests)")
 floor_ratio=$(awk -v a="$f_us" -v b="$c_us" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
+floor_rps_ratio=$(awk -v a="$(kv "$f" rps)" -v b="$c_rps" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
 over_floor=$(awk -v a="$d_us" -v b="$f_us" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
 cpu_ratio=$(awk -v a="$d_us" -v b="$c_us" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
 rps_ratio=$(awk -v a="$d_rps" -v b="$c_rps" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
@@ -311,7 +312,7 @@ fi
   printf '%-28s %s\n' "ceiling req/s" "$c_rps   (p50 $(kv "$c" p50_ms) ms, p99 $(kv "$c" p99_ms) ms)"
   printf '%-28s %s\n' "ceiling CPU per request" "$c_us us"
   printf '%-28s %s\n' "ceiling peak RSS (VmHWM)" "$(mib "$c_hwm_kb") MiB"
-  printf '%-28s %s\n' "floor req/s" "$(kv "$f" rps)   (p50 $(kv "$f" p50_ms) ms, p99 $(kv "$f" p99_ms) ms)"
+  printf '%-28s %s\n' "floor req/s" "$(kv "$f" rps)   ($floor_rps_ratio of the ceiling's; p50 $(kv "$f" p50_ms) ms, p99 $(kv "$f" p99_ms) ms)"
   printf '%-28s %s\n' "floor CPU per request" "$f_us us ($floor_ratio x the ceiling's: suspend, a durable one-row commit, resume)"
   [ "$CARD_DURATION" -eq 0 ] ||
     printf '%-28s %s\n' "floor CPU per card item" "$fk_us us ($fk_ratio x the ceiling's per request; each item one row)"
@@ -327,7 +328,7 @@ fi
     printf '%-28s %s\n' "card CPU per item" "$k_us us"
     printf '%-28s %s\n' "card items vs rows" "$card_rows rows vs $k_items items acknowledged ($(kv "$k" statuses))"
   fi
-  printf '%-28s %s\n' "ratio req/s" "$rps_ratio of the ceiling's ($ratio %; target >= 0.35)"
+  printf '%-28s %s\n' "ratio req/s" "$rps_ratio of the ceiling's ($ratio %; target >= 0.35; the floor's $floor_rps_ratio)"
   printf '%-28s %s\n' "ratio CPU per request" "$cpu_ratio x the ceiling's (target <= 3; the floor's $floor_ratio), $over_floor x the floor's"
   [ "$CARD_DURATION" -eq 0 ] ||
     printf '%-28s %s\n' "ratio card CPU per item" "$card_ratio x the ceiling's per request (target <= 1; the floor's $fk_ratio), $card_over_floor x the floor's"
