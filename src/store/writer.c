@@ -184,8 +184,6 @@ static void wait_for_jobs(struct writer *w)
     }
 }
 
-/* With jobs queued: waits while more are expected, at most a fraction of the last
- * commit's duration (see the top of this file). Called and returns with lock held. */
 /* Requests on their way (see the top of this file). */
 static bool on_their_way(struct writer *w)
 {
