@@ -17,19 +17,15 @@
  * ROWS (default 1, at most 1000): each body is stored as ROWS rows (the body cut in ROWS
  * pieces), to compare with a card-activity batch, every item of which is a record. Runs until
  * SIGTERM or SIGINT. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+
+#include "benchhttp.h"
 
 #define BODY_MAX (8u << 20)
 
@@ -141,17 +137,6 @@ static void *writer(void *arg)
     return NULL;
 }
 
-static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, const char *body, size_t len)
-{
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -202,9 +187,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_cond_signal(&g.cond);
         return MHD_YES;
     case STORED:
-        return answer(conn, MHD_HTTP_OK, REPLY, sizeof(REPLY) - 1);
+        return bench_answer(conn, MHD_HTTP_OK, REPLY, sizeof(REPLY) - 1);
     case FAILED_TO_STORE:
-        return answer(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, FAILED, sizeof(FAILED) - 1);
+        return bench_answer(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, FAILED, sizeof(FAILED) - 1);
     case STORING:
         break;
     }
@@ -223,22 +208,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     unsigned long port, threads, rows = 1;
-    if (argc < 4 || argc > 5 || parse_uint(argv[1], 65535, &port) || parse_uint(argv[2], 256, &threads) ||
-        threads == 0 || (argc == 5 && (parse_uint(argv[4], 1000, &rows) || rows == 0))) {
+    if (argc < 4 || argc > 5 || bench_parse_uint(argv[1], 65535, &port) || bench_parse_uint(argv[2], 256, &threads) ||
+        threads == 0 || (argc == 5 && (bench_parse_uint(argv[4], 1000, &rows) || rows == 0))) {
         fprintf(stderr, "usage: %s PORT THREADS DB [ROWS]\n", argv[0]);
         return 2;
     }
@@ -252,11 +226,7 @@ int main(int argc, char **argv)
         return 1;
 
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    bench_block_stop_signals(&stop);
 
     pthread_t wt;
     if (pthread_create(&wt, NULL, writer, db) != 0) {
@@ -264,31 +234,14 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
-    /* The configuration of ceiling.c, with suspend/resume allowed as in src/http/server.c. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, NULL,
-                                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-                                            MHD_OPTION_CONNECTION_LIMIT, 1024u,
-                                            MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-                                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-                                            MHD_OPTION_END);
+    /* The ceiling's configuration, with suspend/resume allowed as in src/http/server.c. */
+    struct MHD_Daemon *d = bench_start(MHD_ALLOW_SUSPEND_RESUME, port, threads, on_request, on_completed);
     if (!d) {
         fprintf(stderr, "ih_bench_floor: cannot listen on 127.0.0.1:%lu\n", port);
         return 1;
     }
 
-    int sig = 0;
-    while (sigwait(&stop, &sig) != 0)
-        ;
+    bench_wait_stop(&stop);
     /* libmicrohttpd aborts if it is stopped while a connection is suspended: the requests
      * still waiting are stored and resumed first (run.sh stops it after its load, with no
      * new request coming). */
