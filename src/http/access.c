@@ -59,19 +59,6 @@ static void challenge(struct request *r, const struct config *cfg, bool bearer_t
     request_add_header(r, "WWW-Authenticate", www);
 }
 
-/* A 401: counted under reason, charged to the client address's failure budget. */
-static bool unauthorized(struct request *r, const struct config *cfg, const char *reason, const char *why,
-                         bool bearer_tried)
-{
-    unsigned retry = 1;
-    metrics_inc(M_AUTH_FAILURES, reason);
-    ratelimit_take(r->srv->failures, guard_conn_addr(r->cx ? r->cx->guard : NULL), r->received_ms, &retry);
-    respond_error(r, r->match.route->dialect, 401, "Unauthorized", why, NULL);
-    challenge(r, cfg, bearer_tried, why);
-    r->refusal = REFUSAL_UNAUTHENTICATED;
-    return false;
-}
-
 static bool too_many(struct request *r, unsigned retry, const char *label, enum metric_counter m, const char *why)
 {
     char ra[16];
@@ -80,6 +67,25 @@ static bool too_many(struct request *r, unsigned retry, const char *label, enum 
     respond_error(r, r->match.route->dialect, 429, "Too Many Requests", why, NULL);
     request_add_header(r, "Retry-After", ra);
     r->refusal = m == M_AUTH_FAILURES ? REFUSAL_UNAUTHENTICATED : REFUSAL_RATE;
+    return false;
+}
+
+#define TOO_MANY_FAILURES "too many failed authentications from this address; retry after the given delay"
+
+/* A 401: charged to the client address's failure budget, counted under reason. The
+ * budget was only looked at before the credential (access_check): requests from one
+ * address on several pool threads can all have seen its last token, so the one that
+ * cannot take a token now answers 429 as if it had come a moment later. */
+static bool unauthorized(struct request *r, const struct config *cfg, const char *reason, const char *why,
+                         bool bearer_tried)
+{
+    unsigned retry = 1;
+    if (!ratelimit_take(r->srv->failures, guard_conn_addr(r->cx ? r->cx->guard : NULL), r->received_ms, &retry))
+        return too_many(r, retry, "too_many_failures", M_AUTH_FAILURES, TOO_MANY_FAILURES);
+    metrics_inc(M_AUTH_FAILURES, reason);
+    respond_error(r, r->match.route->dialect, 401, "Unauthorized", why, NULL);
+    challenge(r, cfg, bearer_tried, why);
+    r->refusal = REFUSAL_UNAUTHENTICATED;
     return false;
 }
 
@@ -160,8 +166,7 @@ bool access_check(struct request *r)
     unsigned retry = 1, scopes = 0;
     const char *addr = guard_conn_addr(r->cx ? r->cx->guard : NULL);
     if (!ratelimit_peek(r->srv->failures, addr, r->received_ms, &retry))
-        return too_many(r, retry, "too_many_failures", M_AUTH_FAILURES,
-                        "too many failed authentications from this address; retry after the given delay");
+        return too_many(r, retry, "too_many_failures", M_AUTH_FAILURES, TOO_MANY_FAILURES);
     const struct tls_verdict *v = peer(r);
     if (v && v->peer == TLS_PEER_UNTRUSTED)
         return unauthorized(r, cfg, "client_cert_untrusted", v->why, false);

@@ -289,6 +289,44 @@ static void *flood_main(void *arg)
     return NULL;
 }
 
+/* The failure budget holds when failures from one address arrive at once on several pool
+ * threads: each token buys one 401, however many requests looked at the budget while it
+ * held one. A fast refill (a token a millisecond) makes such moments many. */
+static void test_failure_budget_holds_under_concurrent_failures(void **state)
+{
+    (void)state;
+    enum { RATE = 1000, FLOODERS = 8 };
+    struct daemon d = {.extra_env = {"ISSUERHOOK_AUTH_FAILURE_RATE=1000", "ISSUERHOOK_AUTH_FAILURE_BURST=1",
+                                     "ISSUERHOOK_THREADS=4", NULL}};
+    assert_true(daemon_start(&d));
+    struct flood f[FLOODERS];
+    pthread_t t[FLOODERS];
+    int64_t t0 = now_ms();
+    for (int i = 0; i < FLOODERS; i++) {
+        f[i] = (struct flood){.port = d.port, .until = t0 + 3000};
+        assert_int_equal(pthread_create(&t[i], NULL, flood_main, &f[i]), 0);
+    }
+    long n401 = 0, n429 = 0, other = 0;
+    for (int i = 0; i < FLOODERS; i++) {
+        pthread_join(t[i], NULL);
+        n401 += f[i].n401;
+        n429 += f[i].n429;
+        other += f[i].other;
+    }
+    int64_t ms = now_ms() - t0;
+    /* the burst, a token a millisecond, and a millisecond of rounding at either end of either clock */
+    long allowed = 1 + (long)(ms * RATE / 1000) + 4;
+    printf("CONCURRENT FAILURES: %ld answered 401 (at most %ld), %ld answered 429 in %lld ms\n", n401, allowed,
+           n429, (long long)ms);
+    assert_int_equal(other, 0);
+    assert_true(n429 > 0);
+    if (n401 > allowed)
+        fail_msg("%ld answered 401 in %lld ms: more than the burst of 1 and a token a millisecond (%ld)", n401,
+                 (long long)ms, allowed);
+    assert_int_equal(daemon_stop(&d, SIGTERM), 0);
+    daemon_cleanup(&d);
+}
+
 /* An address that fails to authenticate too often gets 429 before its credential is
  * looked at; others are not affected; the log of it all stays small. */
 static void test_failed_authentication_budget_and_bounded_log(void **state)
@@ -480,6 +518,7 @@ int main(void)
         IH_TEST(cmocka_unit_test(test_host_and_nul_in_headers)),
         IH_TEST(cmocka_unit_test(test_head_is_get_without_body)),
         IH_TEST(cmocka_unit_test(test_failed_authentication_budget_and_bounded_log)),
+        IH_TEST(cmocka_unit_test(test_failure_budget_holds_under_concurrent_failures)),
         IH_TEST(cmocka_unit_test(test_per_address_connection_limit)),
         IH_TEST(cmocka_unit_test(test_slow_headers_are_cut_off)),
         IH_TEST(cmocka_unit_test(test_slow_bodies_are_cut_off)),
